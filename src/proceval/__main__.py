@@ -1,0 +1,5 @@
+import sys
+
+from proceval.cli.main import main
+
+sys.exit(main())
