@@ -18,6 +18,8 @@ COMMANDS = [
     "templates",
     "generate",
     "show",
+    "serve",
+    "humans",
 ]
 
 

@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Services the human-study tests need: a PostgreSQL server and Debian's chromium (+ driver).
+# Sourced by .ci/run on a fresh Debian machine as root; idempotent, quiet, fast when already set up.
+# Exports PROCEVAL_TEST_POSTGRES_URL (tests/humans use it) and PROCEVAL_CHROMIUM.
+
+_proceval_services() {
+  local need=()
+  command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+  if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null 2>&1 || true
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+      || { echo "services.sh: apt-get install ${need[*]} failed" >&2; return 1; }
+  fi
+
+  # PostgreSQL: the newest installed cluster, created if the package did not make one, started if down.
+  local ver
+  ver=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+  if [ -z "$ver" ]; then echo "services.sh: no PostgreSQL installed" >&2; return 1; fi
+  if ! pg_lsclusters -h 2>/dev/null | awk '{print $1, $2}' | grep -q "^$ver main$"; then
+    pg_createcluster "$ver" main >/dev/null 2>&1 || true
+  fi
+  if ! pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    pg_ctlcluster "$ver" main start >/dev/null 2>&1 \
+      || { echo "services.sh: could not start PostgreSQL $ver" >&2; return 1; }
+  fi
+  local port
+  port=$(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $3}')
+  local i
+  for i in $(seq 1 30); do
+    su postgres -c "psql -p $port -tAc 'select 1'" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -q" >/dev/null 2>&1 <<SQL || true
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'proceval') THEN
+    CREATE ROLE proceval LOGIN PASSWORD 'proceval' CREATEDB;
+  END IF;
+END \$\$;
+SQL
+  if ! su postgres -c "psql -p $port -tAc \"select 1 from pg_database where datname = 'proceval_test'\"" 2>/dev/null | grep -q 1; then
+    su postgres -c "createdb -p $port -O proceval proceval_test" >/dev/null 2>&1 || true
+  fi
+  export PROCEVAL_TEST_POSTGRES_URL="postgresql+psycopg://proceval:proceval@127.0.0.1:$port/proceval_test"
+  export PROCEVAL_CHROMIUM=/usr/bin/chromium
+}
+
+_proceval_services || echo "services.sh: some test services are unavailable; the tests that need them will say so" >&2
+unset -f _proceval_services

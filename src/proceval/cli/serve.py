@@ -1,0 +1,44 @@
+"""``proceval serve DATASET``: run the human web study."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the web study that gives a dataset's items to human participants",
+        description="Serve a dataset's items to participants (consent, instructions, checks, trials, debrief). "
+                    "The admin page at /admin needs the token in $PROCEVAL_ADMIN_TOKEN.")
+    parser.add_argument("dataset", help="dataset directory (from `proceval generate`)")
+    parser.add_argument("--study-config", metavar="YAML", help="study texts, checks and assignment (docs/humans.md)")
+    parser.add_argument("--db", default="sqlite:///study.db",
+                        help="sqlite:///FILE (default sqlite:///study.db) or postgresql://user@host/db")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--pilot", action="store_true", help="mark every session as pilot (kept out of results)")
+    parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from proceval.humans import load_study_config, serve
+
+    config = load_study_config(args.study_config)
+    console = Console(stderr=True)
+    if not config.resolved_admin_token():
+        console.print(f"[yellow]note:[/] the admin page is off; set {config.admin_token_env} to turn it on")
+    if args.pilot:
+        console.print("[yellow]pilot mode:[/] every answer is marked as pilot")
+    console.print(f"study link: http://{args.host}:{args.port}/  (Prolific: append "
+                  "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})",
+                  markup=False, highlight=False)
+    serve(args.dataset, config, args.db, host=args.host, port=args.port, pilot=args.pilot,
+          access_log=not args.no_access_log)
+    return 0
+
+
+

@@ -1,0 +1,608 @@
+"""The participant-facing study and the researcher's admin page, as one Starlette ASGI app.
+
+Pages are plain HTML forms (no JavaScript needed) and every POST redirects (303) to ``GET /study``, which
+renders whatever stage the session is in: reloading, going back or double-submitting can never skip, repeat
+or lose a step. The session is identified by an unguessable token in an HttpOnly cookie (the database
+stores only its hash); each form carries the session's CSRF token; the admin token is compared in constant
+time and travels only in a POST body, an ``Authorization`` header or an HMAC-derived cookie, never in a URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from proceval.dataset import Dataset, Item
+from proceval.humans.assignment import StudyLists, build_lists, make_plan
+from proceval.humans.config import AttentionCheck, StudyConfig
+from proceval.humans.export import COLUMNS, ExportSummary, export_rows
+from proceval.humans.stats import study_progress
+from proceval.humans.storage import AnswerConflict, SessionRow, StudyStore
+from proceval.ids import canonical_json, content_id
+
+SESSION_COOKIE = "proceval_session"
+ADMIN_COOKIE = "proceval_admin"
+MAX_BODY_BYTES = 64 * 1024
+MAX_FREE_TEXT = 5000
+PROLIFIC_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Escaped text as HTML paragraphs: blank lines separate paragraphs, single newlines become <br>."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", str(text or "")) if b.strip()]
+    return Markup("".join(
+        "<p>" + str(escape(b)).replace("\n", "<br>\n") + "</p>" for b in blocks))
+
+
+class HttpError(Exception):
+    """A request that is refused with ``status`` and a message the participant can read."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class GuardMiddleware:
+    """Refuses request bodies over ``limit`` bytes (413) and adds security headers to every response."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy",
+         b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+         b"frame-ancestors 'none'; base-uri 'none'"),
+        (b"cache-control", b"no-store"),
+    ]
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._too_large(send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = list(message.get("headers", [])) + self.HEADERS
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = b"The submitted form is too large."
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()), *self.HEADERS]})
+        await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class Trial:
+    position: int
+    kind: str  # item | check
+    ref: str
+    order: list[str] | None
+    item: Item | None
+    check: AttentionCheck | None
+
+
+class Study:
+    """Everything a request needs: the items, lists, config, store and page templates."""
+
+    def __init__(self, dataset: Dataset, config: StudyConfig, store: StudyStore, pilot: bool) -> None:
+        self.dataset = dataset
+        self.config = config
+        self.store = store
+        self.pilot = pilot
+        self.items = dataset.item_map()
+        self.checks = {c.id: c for c in config.attention_checks}
+        self.lists: StudyLists = build_lists(dataset.items, config)
+        self.admin_token = config.resolved_admin_token()
+        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["paras"] = paragraphs
+        store.bind_study({
+            "dataset": dataset.manifest_hash,
+            "lists": content_id("lists", self.lists.lists, sorted(self.checks)),
+            "list_items": canonical_json(self.lists.lists),
+        })
+
+    # ------------------------------------------------------------------ pages
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("title", self.config.title)
+        context.setdefault("pilot", self.pilot)
+        html = self.env.get_template(template).render(**context)
+        return HTMLResponse(html, status_code=status)
+
+    def error(self, status: int, message: str) -> HTMLResponse:
+        return self.render("error.html", status=status, message=message)
+
+    def plan_for(self, session_key: str) -> Callable[[int], list[dict[str, Any]]]:
+        def plan(list_index: int) -> list[dict[str, Any]]:
+            items = [self.items[i] for i in self.lists.lists[list_index]]
+            return make_plan(items, self.config.attention_checks, self.config, session_key)
+        return plan
+
+    def trial(self, session: SessionRow, position: int) -> Trial:
+        assert session.plan is not None
+        entry = session.plan[position]
+        if "check" in entry:
+            return Trial(position, "check", entry["check"], entry.get("order"), None, self.checks[entry["check"]])
+        return Trial(position, "item", entry["item"], entry.get("order"), self.items[entry["item"]], None)
+
+    @property
+    def after_trials(self) -> str:
+        return "demographics" if self.config.demographics else "debrief"
+
+
+def _form_text(form: FormData, name: str, *, max_len: int = 200, required: bool = True) -> str:
+    value = form.get(name)
+    if value is None or not isinstance(value, str):
+        if required:
+            raise HttpError(400, f"The form is missing the field '{name}'.")
+        return ""
+    if len(value) > max_len:
+        raise HttpError(400, f"The field '{name}' is too long ({len(value)} characters; at most {max_len}).")
+    return value
+
+
+def _form_int(form: FormData, name: str) -> int:
+    text = _form_text(form, name, max_len=12)
+    try:
+        return int(text)
+    except ValueError:
+        raise HttpError(400, f"The field '{name}' must be a whole number.") from None
+
+
+def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
+               db_url: str = "sqlite:///study.db", *, pilot: bool = False) -> Starlette:
+    """The web study for ``dataset`` as an ASGI app (serve it with uvicorn, or :func:`proceval.humans.serve`).
+
+    Opens (and creates or migrates) the database at ``db_url`` and checks it belongs to this dataset and
+    these lists. With ``pilot=True`` every session is marked as pilot: excluded from list filling, from the
+    admin figures and, by default, from exports.
+    """
+    if not isinstance(dataset, Dataset):
+        dataset = Dataset.load(dataset)
+    config = config or StudyConfig()
+    store = StudyStore(db_url)
+    try:
+        study = Study(dataset, config, store, pilot)
+    except BaseException:
+        store.close()
+        raise
+    handlers = _Handlers(study)
+    app = Starlette(routes=[
+        Route("/", handlers.start, methods=["GET"]),
+        Route("/healthz", handlers.healthz, methods=["GET"]),
+        Route("/study", handlers.show, methods=["GET"]),
+        Route("/study/{stage}", handlers.submit, methods=["POST"]),
+        Route("/admin", handlers.admin, methods=["GET"]),
+        Route("/admin/login", handlers.admin_login, methods=["POST"]),
+        Route("/admin/logout", handlers.admin_logout, methods=["POST"]),
+        Route("/admin/export.{fmt}", handlers.admin_export, methods=["GET"]),
+    ], lifespan=_lifespan(store))
+    app.state.study = study
+    app.add_middleware(GuardMiddleware)
+    return app
+
+
+def _lifespan(store: StudyStore) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    return lifespan
+
+
+class _Handlers:
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.store = study.store
+        self.config = study.config
+
+    # ------------------------------------------------------------ plumbing
+    def _cookie(self, response: Response, request: Request, token: str) -> Response:
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https", max_age=7 * 24 * 3600)
+        return response
+
+    def _session(self, request: Request) -> SessionRow | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        return self.store.session_by_token(token) if token else None
+
+    async def _run(self, fn: Callable[..., Response], *args: Any) -> Response:
+        try:
+            return await run_in_threadpool(fn, *args)
+        except HttpError as exc:
+            return self.study.error(exc.status, exc.message)
+        except AnswerConflict as exc:
+            return self.study.error(409, exc.message)
+
+    @staticmethod
+    def _see(path: str = "/study") -> RedirectResponse:
+        return RedirectResponse(path, status_code=303)
+
+    async def healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    # ------------------------------------------------------------- start
+    async def start(self, request: Request) -> Response:
+        return await self._run(self._start, request)
+
+    def _start(self, request: Request) -> Response:
+        params = {}
+        for name in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"):
+            value = request.query_params.get(name)
+            if value is not None and value != "" and not PROLIFIC_PARAM.match(value):
+                raise HttpError(400, f"The link's {name} is not valid. Please open the study from Prolific again.")
+            params[name] = value or None
+        pid, study_id, prolific_session = params["PROLIFIC_PID"], params["STUDY_ID"], params["SESSION_ID"]
+        current = self._session(request)
+        if pid is not None and not self.study.pilot:
+            existing = self.store.session_by_participant(study_id, pid)
+            if existing is not None:
+                if existing.stage == "completed":
+                    return self.study.render("message.html", heading="Already completed",
+                                             text="You have already completed this study. Thank you! "
+                                                  "You cannot take part a second time.")
+                if current is not None and current.id == existing.id:
+                    return self._see()
+                if prolific_session is not None and prolific_session == existing.prolific_session:
+                    return self._cookie(self._see(), request, self.store.rotate_token(existing.id))
+                return self.study.error(409, "This Prolific ID already has a study session from another "
+                                             "Prolific attempt. Please continue in the browser where you started, "
+                                             "or contact the researcher.")
+        elif current is not None and current.stage not in ("declined", "screened_out"):
+            return self._see()
+        token, _ = self.store.create_session(participant=pid, study_id=study_id,
+                                             prolific_session=prolific_session, pilot=self.study.pilot)
+        return self._cookie(self._see(), request, token)
+
+    # ------------------------------------------------------------- pages
+    async def show(self, request: Request) -> Response:
+        return await self._run(self._show, request)
+
+    def _show(self, request: Request, notice: str | None = None, status: int = 200) -> Response:
+        session = self._session(request)
+        if session is None:
+            return self.study.error(403, "There is no study session in this browser. Please open the study "
+                                         "link again (cookies must be allowed).")
+        stage = session.stage
+        common = {"csrf": session.csrf, "notice": notice}
+        cfg = self.config
+        if stage == "consent":
+            return self.study.render("consent.html", status, consent=cfg.consent, **common)
+        if stage == "instructions":
+            retry = None
+            if session.check_attempts:
+                left = cfg.comprehension_attempts - session.check_attempts
+                retry = (f"Some answers to the check questions were not correct. Please read the instructions "
+                         f"again. You have {left} more {'try' if left == 1 else 'tries'}.")
+            return self.study.render("instructions.html", status, instructions=cfg.instructions, retry=retry,
+                                     has_check=bool(cfg.comprehension), **common)
+        if stage == "check":
+            return self.study.render("check.html", status, questions=cfg.comprehension, **common)
+        if stage == "trials":
+            assert session.plan is not None
+            if session.position >= len(session.plan):  # defensive: a plan with no trials left
+                return self._see()
+            if session.shown_position != session.position:
+                self.store.mark_shown(session.id, session.position)
+            return self._trial_page(session, common, status)
+        if stage == "demographics":
+            return self.study.render("demographics.html", status, fields=cfg.demographics, **common)
+        if stage == "debrief":
+            return self.study.render("debrief.html", status, debrief=cfg.debrief, **common)
+        if stage == "completed":
+            code = session.completion_code or ""
+            url = cfg.completion_url(code)
+            return self.study.render("done.html", status, code=code, url=url, seconds=cfg.redirect_seconds)
+        if stage == "declined":
+            return self.study.render("message.html", status, heading="Thank you", text=cfg.declined)
+        return self.study.render("message.html", status, heading="Thank you", text=cfg.screened_out)
+
+    def _trial_page(self, session: SessionRow, common: dict[str, Any], status: int) -> Response:
+        assert session.plan is not None
+        trial = self.study.trial(session, session.position)
+        context: dict[str, Any] = {"position": trial.position, "n_trials": len(session.plan), "ref": trial.ref,
+                                   "key": secrets.token_urlsafe(18), "comments": self.config.comments,
+                                   "max_comment": self.config.max_comment_chars, **common}
+        if trial.check is not None:
+            options = {o.key: o.text for o in trial.check.options}
+            context.update(kind="choice", story=trial.check.text, question=trial.check.question,
+                           options=[(k, options[k]) for k in (trial.order or list(options))])
+        else:
+            item = trial.item
+            assert item is not None
+            context.update(kind=item.response_type, story=item.text, question=item.question)
+            if item.response_type == "choice":
+                texts = {o["key"]: o["text"] for o in item.options}
+                context["options"] = [(k, texts[k]) for k in (trial.order or list(texts))]
+            elif item.response_type == "rating":
+                low, high = item.scale
+                labels = {str(k): v for k, v in (item.response["scale"].get("labels") or {}).items()}
+                context["points"] = [(p, labels.get(str(p), "")) for p in range(low, high + 1)]
+        return self.study.render("trial.html", status, **context)
+
+    # ------------------------------------------------------------ submits
+    async def submit(self, request: Request) -> Response:
+        try:
+            form = await request.form(max_files=0, max_fields=64)
+        except _TooLarge:
+            raise
+        except Exception:
+            return self.study.error(400, "The form could not be read.")
+        return await self._run(self._submit, request, form)
+
+    def _submit(self, request: Request, form: FormData) -> Response:
+        session = self._session(request)
+        if session is None:
+            raise HttpError(403, "There is no study session in this browser. Please open the study link again.")
+        token = form.get("csrf")
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), session.csrf.encode()):
+            raise HttpError(403, "This form has expired or did not come from the study page. Please reload the page.")
+        stage = request.path_params["stage"]
+        handler = {"consent": self._consent, "instructions": self._instructions, "check": self._check,
+                   "trial": self._answer, "demographics": self._demographics, "debrief": self._debrief}.get(stage)
+        if handler is None:
+            raise HttpError(404, "There is no such page.")
+        return handler(request, session, form)
+
+    def _consent(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        choice = _form_text(form, "consent", max_len=16)
+        if choice not in ("agree", "decline"):
+            raise HttpError(400, "Please choose whether you agree to take part.")
+        self.store.advance(session.id, "consent", "instructions" if choice == "agree" else "declined")
+        return self._see()
+
+    def _start_trials(self, session: SessionRow, expected: str) -> None:
+        self.store.assign(session.id, expected, len(self.study.lists), self.config.session_timeout_minutes * 60,
+                          self.study.plan_for(session.public_id))
+
+    def _instructions(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        if session.stage == "instructions":
+            if self.config.comprehension:
+                self.store.advance(session.id, "instructions", "check")
+            else:
+                self._start_trials(session, "instructions")
+        return self._see()
+
+    def _check(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        if session.stage != "check":
+            return self._see()
+        right = True
+        for i, question in enumerate(self.config.comprehension):
+            answer = form.get(f"q{i}")
+            if answer is None or answer == "":
+                return self._show(request, notice="Please answer every question.", status=400)
+            if not isinstance(answer, str) or answer not in {o.key for o in question.options}:
+                raise HttpError(400, f"Question {i + 1}: that option is not on offer.")
+            right &= answer == question.answer
+        if right:
+            self._start_trials(session, "check")
+        else:
+            self.store.failed_check(session.id, self.config.comprehension_attempts)
+        return self._see()
+
+    def _answer(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        key = _form_text(form, "key", max_len=64)
+        if not IDEMPOTENCY_KEY.match(key):
+            raise HttpError(400, "The form's key is malformed. Please reload the page.")
+        if session.plan is None:
+            raise HttpError(409, "The trials have not started yet.")
+        position = _form_int(form, "position")
+        if not 0 <= position < len(session.plan):
+            raise HttpError(400, f"There is no trial number {position + 1} in this study.")
+        trial = self.study.trial(session, position)
+        ref = _form_text(form, "item_id", max_len=128)
+        if ref != trial.ref:
+            if ref in self.study.items or ref in self.study.checks:
+                raise HttpError(400, "That item is not the one at this point of your study.")
+            raise HttpError(400, "Unknown item.")
+        response = form.get("response")
+        if response is None or response == "":
+            if session.stage == "trials" and session.position == position:
+                return self._show(request, notice="Please answer the question before continuing.", status=400)
+            return self._see()
+        if not isinstance(response, str):
+            raise HttpError(400, "The answer must be text.")
+        correct: bool | None = None
+        if trial.check is not None:
+            if response not in {o.key for o in trial.check.options}:
+                raise HttpError(400, "That option is not on offer.")
+            correct = response == trial.check.answer
+        else:
+            item = trial.item
+            assert item is not None
+            if item.response_type == "choice":
+                if response not in {o["key"] for o in item.options}:
+                    raise HttpError(400, "That option is not on offer.")
+                correct = None  # scored by the analysis, not here
+            elif item.response_type == "rating":
+                low, high = item.scale
+                if not re.fullmatch(r"-?\d{1,6}", response) or not low <= int(response) <= high:
+                    raise HttpError(400, f"A rating must be a whole number from {low} to {high}.")
+                response = str(int(response))
+            else:
+                if len(response) > MAX_FREE_TEXT:
+                    raise HttpError(400, f"The answer is too long (at most {MAX_FREE_TEXT} characters).")
+                if not response.strip():
+                    return self._show(request, notice="Please answer the question before continuing.", status=400)
+        comment = _form_text(form, "comment", max_len=self.config.max_comment_chars, required=False).strip()
+        if comment and not self.config.comments:
+            raise HttpError(400, "Comments are not collected in this study.")
+        item = trial.item
+        self.store.save_answer(
+            session.id, position, kind=trial.kind, item_id=trial.ref, response=response, key=key,
+            n_trials=len(session.plan), next_stage=self.study.after_trials,
+            condition=item.condition_name if item else None, scenario_id=item.scenario_id if item else None,
+            correct=correct, comment=comment or None, option_order=trial.order, pilot=session.pilot)
+        return self._see()
+
+    def _demographics(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        if session.stage != "demographics":
+            return self._see()
+        known = {f.name for f in self.config.demographics} | {"csrf"}
+        unknown = sorted(set(form.keys()) - known)
+        if unknown:
+            raise HttpError(400, f"Unknown field '{unknown[0]}'.")
+        values: dict[str, Any] = {}
+        for spec in self.config.demographics:
+            raw = _form_text(form, spec.name, max_len=200, required=False).strip()
+            if not raw:
+                continue  # every demographic question is optional
+            if spec.type == "number":
+                if not re.fullmatch(r"-?\d{1,6}", raw):
+                    raise HttpError(400, f"'{spec.label}' must be a whole number.")
+                number = int(raw)
+                if (spec.min is not None and number < spec.min) or (spec.max is not None and number > spec.max):
+                    raise HttpError(400, f"'{spec.label}' must be between {spec.min} and {spec.max}.")
+                values[spec.name] = number
+            elif spec.type == "choice":
+                if raw not in spec.options:
+                    raise HttpError(400, f"'{spec.label}': that option is not on offer.")
+                values[spec.name] = raw
+            else:
+                values[spec.name] = raw
+        self.store.advance(session.id, "demographics", "debrief", demographics=canonical_json(values))
+        return self._see()
+
+    def _debrief(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        if session.stage == "debrief":
+            code = self.config.completion_code or session.public_id.upper()
+            self.store.advance(session.id, "debrief", "completed", completion_code=code)
+        return self._see()
+
+    # ---------------------------------------------------------------- admin
+    def _admin_cookie_value(self) -> str:
+        assert self.study.admin_token is not None
+        return hmac.new(self.study.admin_token.encode(), b"proceval-admin-cookie", hashlib.sha256).hexdigest()
+
+    def _is_admin(self, request: Request) -> bool:
+        token = self.study.admin_token
+        if not token:
+            return False
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+        cookie = request.cookies.get(ADMIN_COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self._admin_cookie_value().encode())
+
+    def _admin_disabled(self) -> Response:
+        return self.study.error(403, f"The admin page is disabled: set the environment variable "
+                                     f"{self.config.admin_token_env} (or admin_token in the study config).")
+
+    async def admin(self, request: Request) -> Response:
+        if not self.study.admin_token:
+            return self._admin_disabled()
+        if not self._is_admin(request):
+            return self.study.render("admin_login.html", status=401, failed=False)
+        progress = await run_in_threadpool(study_progress, self.store, [len(x) for x in self.study.lists.lists],
+                                           self.config.session_timeout_minutes * 60)
+        return self.study.render("admin.html", progress=progress, n_lists=len(self.study.lists),
+                                 n_items=len(self.study.items), dataset=self.study.dataset.name)
+
+    async def admin_login(self, request: Request) -> Response:
+        if not self.study.admin_token:
+            return self._admin_disabled()
+        try:
+            form = await request.form(max_files=0, max_fields=4)
+        except Exception:
+            return self.study.error(400, "The form could not be read.")
+        given = form.get("token")
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.study.admin_token.encode()):
+            return self.study.render("admin_login.html", status=401, failed=True)
+        response = self._see("/admin")
+        response.set_cookie(ADMIN_COOKIE, self._admin_cookie_value(), httponly=True, samesite="strict",
+                            path="/admin", secure=request.url.scheme == "https", max_age=12 * 3600)
+        return response
+
+    async def admin_logout(self, request: Request) -> Response:
+        response = self._see("/admin")
+        response.delete_cookie(ADMIN_COOKIE, path="/admin")
+        return response
+
+    async def admin_export(self, request: Request) -> Response:
+        if not self.study.admin_token:
+            return self._admin_disabled()
+        if not self._is_admin(request):
+            return self.study.error(401, "Log in on the admin page first.")
+        fmt = request.path_params["fmt"]
+        if fmt not in ("csv", "jsonl"):
+            return self.study.error(404, "Export as export.csv or export.jsonl.")
+        flags = {name: request.query_params.get(name) == "1" for name in ("pilot", "incomplete", "checks")}
+        rows = await run_in_threadpool(lambda: list(export_rows(
+            self.store, include_pilot=flags["pilot"], include_incomplete=flags["incomplete"],
+            include_checks=flags["checks"], summary=ExportSummary(path=None, format=fmt))))
+
+        def body() -> Iterator[str]:
+            import csv
+            import io
+            import json
+
+            if fmt == "csv":
+                buffer = io.StringIO()
+                writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+                yield buffer.getvalue()
+            else:
+                for row in rows:
+                    yield json.dumps(row, ensure_ascii=False) + "\n"
+
+        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        return StreamingResponse(body(), media_type=media,
+                                 headers={"content-disposition": f'attachment; filename="humans.{fmt}"'})
+

@@ -1,0 +1,475 @@
+"""Where the web study keeps sessions and answers: SQLite (WAL) or PostgreSQL through SQLAlchemy Core.
+
+Every state change is one short transaction. Stage changes are conditional updates
+(``... WHERE stage = :expected``), so a double-submitted form changes state once; answers carry an
+idempotency key and a unique ``(session, position)``, so a retried or duplicated request stores one row.
+On SQLite every transaction starts with ``BEGIN IMMEDIATE`` (writers queue on the busy timeout instead of
+failing on a stale snapshot); the database runs in WAL mode with ``synchronous=NORMAL``, which keeps every
+committed answer through a crash of the server process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+from proceval.errors import HumansError
+
+SCHEMA_VERSION = 1
+
+STAGES = ("consent", "instructions", "check", "trials", "demographics", "debrief", "completed",
+          "declined", "screened_out")
+FINAL_STAGES = ("completed", "declined", "screened_out")
+
+metadata = MetaData()
+
+migrations_table = Table(
+    "proceval_migrations", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+study_table = Table(
+    "proceval_study", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sessions_table = Table(
+    "proceval_sessions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("participant", String(128), nullable=False),
+    Column("participant_key", String(200), unique=True),  # study_id + Prolific PID; NULL when anonymous
+    Column("study_id", String(64)),
+    Column("prolific_session", String(64)),
+    Column("pilot", Boolean, nullable=False, default=False),
+    Column("stage", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("list_index", Integer, index=True),
+    Column("plan", Text),
+    Column("position", Integer, nullable=False, default=0),
+    Column("shown_position", Integer),
+    Column("shown_at", Float),
+    Column("check_attempts", Integer, nullable=False, default=0),
+    Column("demographics", Text),
+    Column("completion_code", String(64)),
+    Column("created_at", Float, nullable=False),
+    Column("assigned_at", Float),
+    Column("updated_at", Float, nullable=False),
+    Column("completed_at", Float),
+)
+
+answers_table = Table(
+    "proceval_answers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("proceval_sessions.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # item | check
+    Column("item_id", String(128), nullable=False),
+    Column("condition", String(200)),
+    Column("scenario_id", String(128)),
+    Column("response", Text, nullable=False),
+    Column("correct", Boolean),
+    Column("rt_ms", Integer),
+    Column("comment", Text),
+    Column("option_order", Text),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("pilot", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("session_id", "position", name="uq_proceval_answer_position"),
+)
+
+
+def _migration_1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[study_table, sessions_table, answers_table])
+
+
+# version -> function applied in one transaction; append new versions, never edit old ones
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """An unguessable session token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass
+class SessionRow:
+    id: int
+    public_id: str
+    participant: str
+    study_id: str | None
+    prolific_session: str | None
+    pilot: bool
+    stage: str
+    csrf: str
+    list_index: int | None
+    plan: list[dict[str, Any]] | None
+    position: int
+    shown_position: int | None
+    shown_at: float | None
+    check_attempts: int
+    completion_code: str | None
+    created_at: float
+    completed_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> SessionRow:
+        m = row._mapping
+        return cls(
+            id=m["id"], public_id=m["public_id"], participant=m["participant"], study_id=m["study_id"],
+            prolific_session=m["prolific_session"], pilot=bool(m["pilot"]), stage=m["stage"], csrf=m["csrf"],
+            list_index=m["list_index"], plan=json.loads(m["plan"]) if m["plan"] else None,
+            position=m["position"], shown_position=m["shown_position"], shown_at=m["shown_at"],
+            check_attempts=m["check_attempts"], completion_code=m["completion_code"],
+            created_at=m["created_at"], completed_at=m["completed_at"],
+        )
+
+
+class AnswerConflict(HumansError):
+    """An answer that cannot be stored: the idempotency key belongs to another trial or session."""
+
+
+SaveResult = Literal["saved", "duplicate", "stale"]
+
+
+def normalise_url(db_url: str) -> str:
+    """Give plain ``postgresql://`` URLs the installed psycopg 3 driver."""
+    if db_url.startswith("postgresql://") or db_url.startswith("postgres://"):
+        return "postgresql+psycopg://" + db_url.split("://", 1)[1]
+    return db_url
+
+
+def make_engine(db_url: str) -> Engine:
+    """An engine for ``sqlite:///FILE`` (WAL, immediate transactions) or ``postgresql://...``."""
+    url_text = normalise_url(db_url)
+    try:
+        url = make_url(url_text)
+    except ArgumentError:
+        raise HumansError(f"not a database URL: {db_url!r}", field="--db",
+                          hint="use sqlite:///study.db or postgresql://user@host/dbname") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise HumansError("an in-memory SQLite database would lose every answer on exit", field="--db",
+                              hint="give a file: sqlite:///study.db")
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=8, max_overflow=8)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # readers take a deferred (shared) transaction; writers queue up front for the write lock
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("proceval_read") else "BEGIN IMMEDIATE")
+
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    raise HumansError(f"unsupported database {backend!r}", field="--db",
+                      hint="use sqlite:///study.db or postgresql://user@host/dbname")
+
+
+class StudyStore:
+    """Sessions and answers of one study in one database. Creates or migrates the schema on open."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.engine = make_engine(db_url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        try:
+            self.migrate()
+        except OperationalError as exc:
+            shown = make_url(normalise_url(db_url)).render_as_string(hide_password=True)
+            raise HumansError(f"cannot open the database {shown}: {exc.orig}", field="--db",
+                              hint="check that the server runs and the URL, user and database are right") from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A read-only transaction (deferred on SQLite, so it never waits for or blocks writers)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(proceval_read=True)
+            with conn.begin():
+                yield conn
+
+    # ----------------------------------------------------------------- schema
+    def schema_version(self) -> int:
+        with self.engine.begin() as conn:
+            return self._version(conn)
+
+    def _version(self, conn: Connection) -> int:
+        migrations_table.create(conn, checkfirst=True)
+        current = conn.execute(select(func.max(migrations_table.c.version))).scalar()
+        return int(current or 0)
+
+    def migrate(self) -> int:
+        """Apply every migration newer than the database's version; returns the version reached."""
+        with self.engine.begin() as conn:
+            if self.is_postgres:  # one migrator at a time across processes
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242017)")
+            current = self._version(conn)
+            if current > SCHEMA_VERSION:
+                raise HumansError(
+                    f"the database has schema version {current}, newer than this proceval ({SCHEMA_VERSION})",
+                    field="--db", hint="upgrade proceval")
+            for version in sorted(v for v in MIGRATIONS if v > current):
+                MIGRATIONS[version](conn)
+                conn.execute(migrations_table.insert().values(version=version, applied_at=time.time()))
+            return max(current, SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ study
+    def get_meta(self, key: str) -> str | None:
+        with self._reading() as conn:
+            return conn.execute(select(study_table.c.value).where(study_table.c.key == key)).scalar()
+
+    def bind_study(self, values: dict[str, str]) -> None:
+        """Record what this database serves (dataset hash, lists) or check it serves the same.
+
+        A database holds one study: answers from a different dataset or different lists would not be
+        comparable, so a mismatch is an error, not a silent mix.
+        """
+        with self.engine.begin() as conn:
+            stored = dict(conn.execute(select(study_table.c.key, study_table.c.value)).all())
+            for key, value in values.items():
+                if key not in stored:
+                    conn.execute(study_table.insert().values(key=key, value=value))
+                elif stored[key] != value:
+                    raise HumansError(
+                        f"this database already holds a study with a different {key.replace('_', ' ')}",
+                        field="--db",
+                        hint="serve the same dataset and study config as before, or use a new database file",
+                    )
+
+    # --------------------------------------------------------------- sessions
+    def create_session(self, *, participant: str | None, study_id: str | None,
+                       prolific_session: str | None, pilot: bool) -> tuple[str, SessionRow]:
+        """A new session in the consent stage; returns its secret token and row."""
+        token = new_token()
+        public_id = secrets.token_hex(8)
+        now = time.time()
+        name = participant or (("pilot-" if pilot else "anon-") + public_id)
+        key = f"{study_id or ''}:{participant}" if participant and not pilot else None
+        with self.engine.begin() as conn:
+            result = conn.execute(sessions_table.insert().values(
+                token_hash=hash_token(token), public_id=public_id, participant=name, participant_key=key,
+                study_id=study_id, prolific_session=prolific_session, pilot=pilot, stage="consent",
+                csrf=secrets.token_urlsafe(24), position=0, check_attempts=0, created_at=now, updated_at=now,
+            ))
+            assert result.inserted_primary_key is not None
+            session_id = int(result.inserted_primary_key[0])
+            row = conn.execute(select(sessions_table).where(sessions_table.c.id == session_id)).one()
+        return token, SessionRow.from_row(row)
+
+    def session_by_token(self, token: str) -> SessionRow | None:
+        if not token or len(token) > 128:
+            return None
+        with self._reading() as conn:
+            row = conn.execute(select(sessions_table).where(
+                sessions_table.c.token_hash == hash_token(token))).first()
+        return SessionRow.from_row(row) if row else None
+
+    def session_by_participant(self, study_id: str | None, participant: str) -> SessionRow | None:
+        with self._reading() as conn:
+            row = conn.execute(select(sessions_table).where(
+                sessions_table.c.participant_key == f"{study_id or ''}:{participant}")).first()
+        return SessionRow.from_row(row) if row else None
+
+    def rotate_token(self, session_id: int) -> str:
+        """A new token for a session (the participant returned in another browser); the old one stops working."""
+        token = new_token()
+        with self.engine.begin() as conn:
+            conn.execute(update(sessions_table).where(sessions_table.c.id == session_id).values(
+                token_hash=hash_token(token), updated_at=time.time()))
+        return token
+
+    def advance(self, session_id: int, expected: str, stage: str, **values: Any) -> bool:
+        """Move a session from ``expected`` to ``stage``; False (nothing changed) if it was not in ``expected``."""
+        now = time.time()
+        if stage == "completed":
+            values.setdefault("completed_at", now)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(sessions_table).where(
+                sessions_table.c.id == session_id, sessions_table.c.stage == expected,
+            ).values(stage=stage, updated_at=now, **values))
+            return bool(result.rowcount)
+
+    def failed_check(self, session_id: int, max_attempts: int) -> str:
+        """Count a failed comprehension check; back to the instructions, or screened out at the limit."""
+        with self.engine.begin() as conn:
+            row = conn.execute(self._lock(select(sessions_table.c.stage, sessions_table.c.check_attempts)
+                                          .where(sessions_table.c.id == session_id))).one()
+            if row.stage != "check":
+                return str(row.stage)
+            attempts = row.check_attempts + 1
+            stage = "screened_out" if attempts >= max_attempts else "instructions"
+            conn.execute(update(sessions_table).where(sessions_table.c.id == session_id).values(
+                check_attempts=attempts, stage=stage, updated_at=time.time()))
+            return stage
+
+    def _lock(self, stmt: Any) -> Any:
+        return stmt.with_for_update() if self.is_postgres else stmt
+
+    def assign(self, session_id: int, expected: str, n_lists: int, timeout_s: float,
+               plan_for: Callable[[int], list[dict[str, Any]]]) -> bool:
+        """Put the session in the least-filled list and start its trials.
+
+        Fill counts completed sessions and sessions assigned less than ``timeout_s`` ago (pilot sessions
+        do not count). One assignment at a time: an immediate transaction on SQLite, a row lock on PostgreSQL.
+        """
+        from proceval.humans.assignment import least_filled
+
+        now = time.time()
+        with self.engine.begin() as conn:
+            if self.is_postgres:
+                conn.execute(select(study_table.c.key).where(study_table.c.key == "lists").with_for_update())
+            row = conn.execute(self._lock(select(sessions_table.c.stage, sessions_table.c.pilot)
+                                          .where(sessions_table.c.id == session_id))).one()
+            if row.stage != expected:
+                return False
+            s = sessions_table.c
+            filled = conn.execute(
+                select(s.list_index, func.count()).where(
+                    s.list_index.is_not(None), s.pilot.is_(False),
+                    (s.stage == "completed") | ((s.assigned_at > now - timeout_s) & (s.stage != "screened_out")),
+                ).group_by(s.list_index)
+            ).all()
+            counts = [0] * n_lists
+            for index, count in filled:
+                if 0 <= index < n_lists:
+                    counts[index] = count
+            chosen = least_filled(counts)
+            conn.execute(update(sessions_table).where(sessions_table.c.id == session_id).values(
+                list_index=chosen, plan=json.dumps(plan_for(chosen)), position=0, stage="trials",
+                assigned_at=now, updated_at=now, shown_position=None, shown_at=None))
+            return True
+
+    def mark_shown(self, session_id: int, position: int) -> None:
+        """Record when a trial was first shown (response times are measured from here, server-side)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(sessions_table).where(
+                sessions_table.c.id == session_id, sessions_table.c.position == position,
+                (sessions_table.c.shown_position.is_(None)) | (sessions_table.c.shown_position != position),
+            ).values(shown_position=position, shown_at=time.time()))
+
+    # ---------------------------------------------------------------- answers
+    def save_answer(self, session_id: int, position: int, *, kind: str, item_id: str, response: str,
+                    key: str, n_trials: int, next_stage: str, condition: str | None = None,
+                    scenario_id: str | None = None, correct: bool | None = None, comment: str | None = None,
+                    option_order: list[str] | None = None, pilot: bool = False) -> SaveResult:
+        """Store the answer to trial ``position`` once.
+
+        Returns ``saved`` (stored now), ``duplicate`` (this idempotency key was stored before: a retry or a
+        double click) or ``stale`` (the trial was already answered from another page). After the last trial
+        the session moves to ``next_stage``.
+        """
+        for _attempt in range(3):
+            try:
+                return self._save_answer(session_id, position, kind, item_id, response, key, n_trials,
+                                         next_stage, condition, scenario_id, correct, comment, option_order, pilot)
+            except IntegrityError:  # a concurrent request with the same key won the race: look again
+                continue
+        raise AnswerConflict("the answer could not be stored; please submit again")
+
+    def _save_answer(self, session_id: int, position: int, kind: str, item_id: str, response: str, key: str,
+                     n_trials: int, next_stage: str, condition: str | None, scenario_id: str | None,
+                     correct: bool | None, comment: str | None, option_order: list[str] | None,
+                     pilot: bool) -> SaveResult:
+        a, s = answers_table.c, sessions_table.c
+        now = time.time()
+        with self.engine.begin() as conn:
+            prior = conn.execute(select(a.session_id, a.position).where(a.idempotency_key == key)).first()
+            if prior is not None:
+                if prior.session_id != session_id or prior.position != position:
+                    raise AnswerConflict("this form was already used for another answer", field="key")
+                return "duplicate"
+            row = conn.execute(self._lock(select(s.position, s.stage, s.shown_position, s.shown_at)
+                                          .where(s.id == session_id))).one()
+            if row.stage != "trials" or row.position != position:
+                answered = conn.execute(select(a.id).where(a.session_id == session_id,
+                                                           a.position == position)).first()
+                if answered is not None:
+                    return "stale"
+                raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
+            rt_ms = (round((now - row.shown_at) * 1000)
+                     if row.shown_position == position and row.shown_at is not None else None)
+            conn.execute(answers_table.insert().values(
+                session_id=session_id, position=position, kind=kind, item_id=item_id, condition=condition,
+                scenario_id=scenario_id, response=response, correct=correct, rt_ms=rt_ms, comment=comment,
+                option_order=" ".join(option_order) if option_order else None, idempotency_key=key,
+                pilot=pilot, created_at=now,
+            ))
+            values: dict[str, Any] = {"position": position + 1, "shown_position": None, "shown_at": None,
+                                      "updated_at": now}
+            if position + 1 >= n_trials:
+                values["stage"] = next_stage
+            conn.execute(update(sessions_table).where(s.id == session_id, s.position == position).values(**values))
+            return "saved"
+
+    def answered_positions(self, session_id: int) -> list[int]:
+        with self._reading() as conn:
+            return [int(p) for p in conn.execute(select(answers_table.c.position).where(
+                answers_table.c.session_id == session_id).order_by(answers_table.c.position)).scalars()]
+
+    # ----------------------------------------------------------------- reading
+    def iter_answers(self) -> Iterator[dict[str, Any]]:
+        """Every answer joined with its session, in session then position order."""
+        a, s = answers_table.c, sessions_table.c
+        stmt = (select(a.session_id, a.position, a.kind, a.item_id, a.condition, a.scenario_id, a.response,
+                       a.correct, a.rt_ms, a.comment, a.option_order, a.pilot, a.created_at, s.participant,
+                       s.public_id, s.study_id, s.prolific_session, s.list_index, s.stage)
+                .join(sessions_table, a.session_id == s.id).order_by(a.session_id, a.position))
+        with self._reading() as conn:
+            for row in conn.execute(stmt):
+                yield dict(row._mapping)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(sessions_table).order_by(sessions_table.c.id))]
+
+    def count_answers(self) -> int:
+        with self._reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(answers_table)).scalar() or 0)
