@@ -1,0 +1,170 @@
+"""Analyses of responses: a registry of functions (responses → tables, figures, numbers) and the
+:func:`analyze` entry point that runs them and writes the report.
+
+    from proceval.analysis import analyze
+    report = analyze(["runs/tom-smollm2"], out="reports/tom")
+    report.html_path, report.results["accuracy"].tables["by_condition"]
+
+Library functions for other tables: :func:`proceval.analysis.ratings.rating_means`,
+:func:`proceval.analysis.effects.mixed_effects`, :mod:`proceval.analysis.agreement`,
+:func:`proceval.analysis.bootstrap.bootstrap_ci`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import proceval.analysis.accuracy
+import proceval.analysis.calibration
+import proceval.analysis.effects
+import proceval.analysis.humans
+import proceval.analysis.joint
+import proceval.analysis.position
+import proceval.analysis.ratings  # noqa: F401  (importing registers the built-in analyses)
+from proceval.analysis.base import (
+    ANALYSES,
+    Analysis,
+    AnalysisContext,
+    AnalysisResult,
+    FigureSpec,
+    NotApplicable,
+    register_analysis,
+)
+from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
+from proceval.dataset import Dataset
+from proceval.errors import AnalysisError
+
+DEFAULT_ANALYSES = ["validity", "accuracy", "joint", "position_bias", "calibration", "ratings", "effects", "humans"]
+
+
+def _load_plugins() -> None:
+    """Analyses from sibling modules written elsewhere (irt, alignment) and from entry points."""
+    for module in ("proceval.analysis.irt", "proceval.analysis.alignment"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+    try:
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group="proceval.analyses"):
+            entry.load()
+    except Exception:  # a broken plugin must not break the built-in analyses
+        return
+
+
+def available_analyses() -> dict[str, Analysis]:
+    _load_plugins()
+    return dict(ANALYSES)
+
+
+def run_analyses(
+    data: ResponseData,
+    names: Sequence[str] | None = None,
+    ctx: AnalysisContext | None = None,
+    *,
+    progress: bool = False,
+) -> dict[str, AnalysisResult]:
+    """Run the named analyses (default: all built-in ones, in a fixed order) on ``data``.
+
+    An analysis the data cannot support comes back with ``status="skipped"`` and the reason, so the rest of
+    the report is still built. Unknown names are an error listing the known ones.
+    """
+    ctx = ctx or AnalysisContext()
+    registry = available_analyses()
+    wanted = list(names) if names else [n for n in DEFAULT_ANALYSES if n in registry] + [
+        n for n in registry if n not in DEFAULT_ANALYSES]
+    unknown = [n for n in wanted if n not in registry]
+    if unknown:
+        raise AnalysisError(f"unknown analysis {', '.join(map(repr, unknown))}",
+                            hint=f"known analyses: {', '.join(sorted(registry))}")
+    results: dict[str, AnalysisResult] = {}
+    track: Any = None
+    if progress:
+        from rich.progress import Progress
+
+        track = Progress(transient=True)
+        track.start()
+        task = track.add_task("analysing", total=len(wanted))
+    try:
+        for name in wanted:
+            analysis = registry[name]
+            if track is not None:
+                track.update(task, description=f"analysing: {name}")
+            try:
+                results[name] = analysis.func(data, ctx)
+            except NotApplicable as exc:
+                results[name] = AnalysisResult(name, analysis.title, status="skipped", reason=exc.message)
+            if track is not None:
+                track.advance(task)
+    finally:
+        if track is not None:
+            track.stop()
+    return results
+
+
+@dataclass
+class Report:
+    """What :func:`analyze` wrote and computed."""
+
+    path: Path
+    html_path: Path
+    summary_path: Path
+    results: dict[str, AnalysisResult]
+    data: ResponseData
+    summary: dict[str, Any]
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return {name: r.reason or "" for name, r in self.results.items() if r.status == "skipped"}
+
+
+def analyze(
+    runs: Sequence[str | os.PathLike[str]],
+    *,
+    out: str | os.PathLike[str],
+    dataset: str | os.PathLike[str] | Dataset | None = None,
+    humans: str | os.PathLike[str] | None = None,
+    analyses: Sequence[str] | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    title: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> Report:
+    """Load runs (and human data), run the analyses and write ``out``/report.html, summary.json, tables/*.csv
+    and figures/*.png|svg. Runs of different datasets are refused."""
+    from proceval.report import write_report
+
+    data = load_responses(list(runs), dataset=dataset, humans=humans)
+    ctx = AnalysisContext(seed=seed, n_boot=n_boot, level=level, options=dict(options or {}))
+    results = run_analyses(data, analyses, ctx, progress=progress)
+    html_path, summary_path, summary = write_report(data, results, ctx, Path(out), title=title,
+                                                    requested=list(analyses or []))
+    return Report(Path(out), html_path, summary_path, results, data, summary)
+
+
+__all__ = [
+    "ANALYSES",
+    "DEFAULT_ANALYSES",
+    "Analysis",
+    "AnalysisContext",
+    "AnalysisResult",
+    "FigureSpec",
+    "NotApplicable",
+    "Report",
+    "ResponseData",
+    "analyze",
+    "available_analyses",
+    "load_responses",
+    "read_humans",
+    "read_run",
+    "register_analysis",
+    "run_analyses",
+]

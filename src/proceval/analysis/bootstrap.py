@@ -1,0 +1,84 @@
+"""Seeded percentile bootstrap confidence intervals, optionally resampling whole clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+Statistic = Callable[[np.ndarray], float]
+
+_CHUNK = 4_000_000  # resampled values held in memory at once
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+    clusters: Sequence[object] | np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values`` (NaNs are ignored).
+
+    With ``clusters`` (one label per value), whole clusters are resampled, e.g. participants, so that
+    answers of one person are not treated as independent. The same ``seed`` gives the same interval.
+    Returns ``(nan, nan)`` for fewer than two values.
+    """
+    data = np.asarray(values, dtype=float)
+    keep = ~np.isnan(data)
+    data = data[keep]
+    if data.size < 2:
+        return float("nan"), float("nan")
+    if not 0 < level < 1:
+        raise ValueError("level must be between 0 and 1")
+    rng = np.random.default_rng(seed)
+    alpha = (1 - level) / 2
+    if clusters is not None:
+        labels = np.asarray(clusters, dtype=object)[keep]
+        _, codes = np.unique(labels.astype(str), return_inverse=True)
+        sums = np.bincount(codes, weights=data)
+        counts = np.bincount(codes).astype(float)
+        k = sums.size
+        if k < 2:
+            return float("nan"), float("nan")
+        draws = rng.integers(0, k, size=(n_boot, k))
+        stats = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    else:
+        n = data.size
+        per_chunk = max(1, _CHUNK // n)
+        parts = []
+        done = 0
+        while done < n_boot:
+            size = min(per_chunk, n_boot - done)
+            draws = rng.integers(0, n, size=(size, n))
+            parts.append(data[draws].mean(axis=1))
+            done += size
+        stats = np.concatenate(parts)
+    low, high = np.quantile(stats, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def bootstrap_statistic(
+    arrays: Sequence[np.ndarray],
+    statistic: Callable[..., float],
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile CI of any ``statistic(*arrays)`` by resampling rows shared across ``arrays`` (paired data)."""
+    n = len(arrays[0])
+    if n < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_boot)
+    for b in range(n_boot):
+        index = rng.integers(0, n, size=n)
+        stats[b] = statistic(*(a[index] for a in arrays))
+    stats = stats[~np.isnan(stats)]
+    if stats.size == 0:
+        return float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    low, high = np.quantile(stats, [alpha, 1 - alpha])
+    return float(low), float(high)

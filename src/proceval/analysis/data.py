@@ -1,0 +1,374 @@
+"""Responses as one tidy table: runs (and optionally human answers) joined to the items they answer.
+
+Every analysis reads a :class:`ResponseData`: a pandas frame with one row per answer and the dataset the
+answers belong to. Rows come from run directories (``responses.jsonl`` + ``run.json``, docs/formats.md) and
+from the long human table. Columns:
+
+``subject``, ``subject_kind`` (model | persona | human), ``participant`` (the persona or human id; the subject
+for models), ``run`` (run directory name, or ``humans``), ``item_id``, ``scenario_id``, ``condition_name``,
+``question_name``, ``response_type``, ``n_options``, ``answer``, ``choice``, ``correct`` (float 1/0 or NaN),
+``status``, ``first_shown``, ``probs`` (dict or None), ``rating``, ``expected_rating``, ``rt_ms`` and one column
+``factor:<name>`` per condition factor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from proceval.dataset import Dataset, Item
+from proceval.errors import AnalysisError, HumansError, RunError
+from proceval.ids import file_sha256
+
+RESPONSES_FILE = "responses.jsonl"
+RUN_FILE = "run.json"
+FACTOR_PREFIX = "factor:"
+HUMAN_SUBJECT = "humans"
+
+
+@dataclass
+class RunInfo:
+    """One run directory: its ``run.json`` and the responses it holds."""
+
+    path: Path
+    info: dict[str, Any]
+    responses: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def dataset_hash(self) -> str | None:
+        return (self.info.get("dataset") or {}).get("manifest_hash")
+
+    @property
+    def subject(self) -> str:
+        model = self.info.get("model") or {}
+        if isinstance(model, dict) and model.get("spec"):
+            return str(model["spec"])
+        subjects = {r.get("subject") for r in self.responses if r.get("subject")}
+        if len(subjects) == 1:
+            return str(subjects.pop())
+        return str(self.info.get("subject") or self.name)
+
+
+@dataclass
+class ResponseData:
+    """Everything analyses need: the tidy frame, the dataset, the runs and what was left out."""
+
+    frame: pd.DataFrame
+    dataset: Dataset
+    runs: list[RunInfo]
+    factors: list[str]
+    humans_path: Path | None = None
+    human_stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def factor_columns(self) -> list[str]:
+        return [FACTOR_PREFIX + f for f in self.factors]
+
+    @property
+    def items(self) -> dict[str, Item]:
+        return self.dataset.item_map()
+
+    def subjects(self, kind: str | None = None) -> list[str]:
+        frame = self.frame if kind is None else self.frame[self.frame["subject_kind"] == kind]
+        return list(dict.fromkeys(frame["subject"]))
+
+    @property
+    def has_humans(self) -> bool:
+        return bool((self.frame["subject_kind"] == "human").any())
+
+
+def read_run(path: str | os.PathLike[str]) -> RunInfo:
+    """Read a run directory. Corrupt lines are errors that name the file and line."""
+    root = Path(path)
+    run_file, responses_file = root / RUN_FILE, root / RESPONSES_FILE
+    if not root.is_dir() or not responses_file.is_file():
+        raise RunError(
+            f"not a run directory (it needs {RESPONSES_FILE} and {RUN_FILE})",
+            file=root,
+            hint="pass the --out directory of `proceval run`",
+        )
+    info: dict[str, Any] = {}
+    if run_file.is_file():
+        try:
+            info = json.loads(run_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise RunError(f"unreadable run manifest: {exc}", file=run_file) from None
+    responses = []
+    with responses_file.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise RunError(f"corrupt response line: {exc}", file=responses_file, line=number) from None
+            if "item_id" not in row:
+                raise RunError("response without item_id", file=responses_file, line=number)
+            responses.append(row)
+    return RunInfo(root, info, responses)
+
+
+def _resolve_dataset(runs: list[RunInfo], dataset: str | os.PathLike[str] | Dataset | None) -> Dataset:
+    hashes = {run.name: run.dataset_hash for run in runs}
+    distinct = {h for h in hashes.values() if h}
+    if len(distinct) > 1:
+        listing = ", ".join(f"{name} → {(h or '?')[:12]}" for name, h in hashes.items())
+        raise AnalysisError(
+            f"these runs answered different datasets ({listing}); their results are not comparable",
+            hint="analyse runs of one dataset together (one `proceval analyze` call per dataset)",
+        )
+    resolved: Dataset | None
+    if isinstance(dataset, Dataset):
+        resolved = dataset
+    elif dataset is not None:
+        resolved = Dataset.load(dataset)
+    else:
+        resolved = None
+        for run in runs:
+            recorded = (run.info.get("dataset") or {}).get("path")
+            if not recorded:
+                continue
+            for candidate in (Path(recorded), run.path / recorded, run.path.parent / recorded):
+                if (candidate / "manifest.json").is_file():
+                    resolved = Dataset.load(candidate)
+                    break
+            if resolved is not None:
+                break
+        if resolved is None:
+            raise AnalysisError(
+                "cannot find the dataset these runs answered (run.json has no readable dataset.path)",
+                file=runs[0].path / RUN_FILE,
+                hint="pass --dataset DIR",
+            )
+    assert resolved is not None
+    if distinct:
+        (expected,) = distinct
+        if resolved.manifest_hash != expected:
+            raise AnalysisError(
+                "the dataset's manifest does not match the one the runs answered "
+                f"(dataset {resolved.manifest_hash[:12]}, runs {expected[:12]})",
+                file=resolved.path,
+                hint="pass the dataset directory the runs were made from",
+            )
+    return resolved
+
+
+def _item_columns(item: Item, factors: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "scenario_id": item.scenario_id,
+        "condition_name": item.condition_name,
+        "question_name": item.question_name,
+        "response_type": item.response_type,
+        "n_options": len(item.options) if item.response_type == "choice" else None,
+        "answer": item.answer,
+    }
+    for factor in factors:
+        level = item.condition.get(factor)
+        row[FACTOR_PREFIX + factor] = None if level is None else str(level)
+    return row
+
+
+def _factors(dataset: Dataset) -> list[str]:
+    factors = list(dataset.manifest.factors)
+    for item in dataset.items:
+        for name in item.condition:
+            if name not in factors:
+                factors.append(name)
+    return factors
+
+
+def _run_rows(run: RunInfo, items: dict[str, Item], factors: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    unknown = [r["item_id"] for r in run.responses if r["item_id"] not in items]
+    if unknown:
+        raise AnalysisError(
+            f"{len(unknown)} responses name items that are not in the dataset (first: {unknown[0]})",
+            file=run.path / RESPONSES_FILE,
+            hint="the run was made from another dataset; pass the right --dataset",
+        )
+    for r in run.responses:
+        item = items[r["item_id"]]
+        correct = r.get("correct")
+        subject = r.get("subject") or run.subject
+        kind = r.get("subject_kind") or "model"
+        participant = subject.split("#persona=", 1)[1] if "#persona=" in subject else subject
+        row = {
+            "subject": subject.split("#persona=", 1)[0] if kind == "persona" else subject,
+            "subject_kind": kind,
+            "participant": participant,
+            "run": run.name,
+            "item_id": item.id,
+            "strategy": r.get("strategy"),
+            "scoring": r.get("scoring"),
+            "choice": r.get("choice"),
+            "correct": float(correct) if correct is not None else float("nan"),
+            "status": r.get("status", "ok"),
+            "first_shown": r.get("first_shown"),
+            "probs": r.get("probs"),
+            "per_order": r.get("per_order"),
+            "rating": r.get("rating"),
+            "expected_rating": r.get("expected_rating"),
+            "rt_ms": None,
+        }
+        row.update(_item_columns(item, factors))
+        rows.append(row)
+    return rows
+
+
+def read_humans(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read the long human table (CSV, TSV, JSONL or Parquet) and check its columns."""
+    file = Path(path)
+    if not file.is_file():
+        raise HumansError("no such human data file", file=file)
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".jsonl":
+            table = pd.read_json(file, lines=True, dtype=False)
+        elif suffix == ".parquet":
+            table = pd.read_parquet(file)
+        elif suffix == ".tsv":
+            table = pd.read_csv(file, sep="\t", dtype=str, keep_default_na=False)
+        else:
+            table = pd.read_csv(file, dtype=str, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise HumansError(f"unreadable human data: {exc}", file=file) from None
+    missing = [c for c in ("participant", "item_id", "response") if c not in table.columns]
+    if missing:
+        raise HumansError(
+            f"missing column(s) {', '.join(missing)} (found: {', '.join(map(str, table.columns))})",
+            file=file,
+            hint="the long table needs participant, item_id, response and optionally rt_ms (docs/formats.md)",
+        )
+    return table
+
+
+def _human_rows(
+    table: pd.DataFrame, items: dict[str, Item], factors: list[str], file: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows = []
+    unknown: Counter[str] = Counter()
+    invalid: list[dict[str, Any]] = []
+    for index, record in enumerate(table.to_dict("records")):
+        line = index + 2  # header is line 1
+        item = items.get(str(record["item_id"]))
+        if item is None:
+            unknown[str(record["item_id"])] += 1
+            continue
+        response = record["response"]
+        text = "" if response is None or (isinstance(response, float) and pd.isna(response)) else str(response)
+        text = text.strip()
+        choice, rating, correct, status = None, None, float("nan"), "ok"
+        if item.response_type == "choice":
+            keys = [o["key"] for o in item.options]
+            if text in keys:
+                choice = text
+                if item.answer is not None:
+                    correct = float(text == item.answer)
+            else:
+                status = "invalid"
+        elif item.response_type == "rating":
+            low, high = item.scale
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if value == value and low <= value <= high:
+                rating = value
+            else:
+                status = "invalid"
+        if status == "invalid":
+            invalid.append({"line": line, "participant": str(record["participant"]), "response": text[:80]})
+        rt = record.get("rt_ms")
+        try:
+            rt_ms = float(rt) if rt not in (None, "") else None
+        except (TypeError, ValueError):
+            rt_ms = None
+        row = {
+            "subject": HUMAN_SUBJECT,
+            "subject_kind": "human",
+            "participant": str(record["participant"]),
+            "run": HUMAN_SUBJECT,
+            "item_id": item.id,
+            "strategy": None,
+            "scoring": None,
+            "choice": choice,
+            "correct": correct,
+            "status": status,
+            "first_shown": None,
+            "probs": None,
+            "per_order": None,
+            "rating": rating,
+            "expected_rating": rating,
+            "rt_ms": rt_ms,
+        }
+        row.update(_item_columns(item, factors))
+        rows.append(row)
+    if not rows:
+        raise HumansError(
+            f"none of the {len(table)} rows names an item of the dataset",
+            file=file,
+            hint="item_id must be the item's id in the dataset the runs answered",
+        )
+    stats = {
+        "file": str(file),
+        "sha256": file_sha256(str(file)),
+        "rows": len(table),
+        "used": len(rows),
+        "unknown_items": sum(unknown.values()),
+        "unknown_item_ids": sorted(unknown)[:20],
+        "invalid": len(invalid),
+        "invalid_examples": invalid[:20],
+        "participants": len({r["participant"] for r in rows}),
+    }
+    return rows, stats
+
+
+def load_responses(
+    runs: Sequence[str | os.PathLike[str] | RunInfo],
+    *,
+    dataset: str | os.PathLike[str] | Dataset | None = None,
+    humans: str | os.PathLike[str] | None = None,
+) -> ResponseData:
+    """Load run directories (and optionally the human long table) into one :class:`ResponseData`.
+
+    Runs made from different datasets are refused. Human rows naming unknown items or giving responses that
+    are not an option key / scale point are counted in ``human_stats`` (never dropped silently).
+    """
+    if not runs and humans is None:
+        raise AnalysisError("nothing to analyse", hint="pass one or more run directories")
+    infos = [r if isinstance(r, RunInfo) else read_run(r) for r in runs]
+    names = Counter(run.name for run in infos)
+    if any(count > 1 for count in names.values()):
+        raise AnalysisError(
+            "two run directories share a name: " + ", ".join(n for n, c in names.items() if c > 1),
+            hint="give each run its own directory name (the name labels it in the report)",
+        )
+    if not infos and dataset is None:
+        raise AnalysisError("human data alone needs --dataset DIR")
+    resolved = _resolve_dataset(infos, dataset) if infos else Dataset.load(dataset)  # type: ignore[arg-type]
+    items = resolved.item_map()
+    factors = _factors(resolved)
+    rows: list[dict[str, Any]] = []
+    for run in infos:
+        rows.extend(_run_rows(run, items, factors))
+    humans_path = Path(humans) if humans is not None else None
+    stats: dict[str, Any] = {}
+    if humans_path is not None:
+        human_rows, stats = _human_rows(read_humans(humans_path), items, factors, humans_path)
+        rows.extend(human_rows)
+    frame = pd.DataFrame.from_records(rows)
+    frame["correct"] = frame["correct"].astype(float)
+    for column in ("rating", "expected_rating"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return ResponseData(frame, resolved, infos, factors, humans_path, stats)
