@@ -1,0 +1,120 @@
+"""template → scenarios → items: one function that writes a dataset directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from proceval import __version__
+from proceval.dataset import Dataset, DatasetWriter, Manifest, Scenario, SkippedRow
+from proceval.errors import SourceError
+from proceval.templates import Template, load_template
+from proceval.ui import progress_bar
+
+PathLike = str | os.PathLike[str]
+
+
+def generate(
+    template: str | PathLike | Template,
+    *,
+    out: PathLike,
+    n: int | None = None,
+    seed: int = 0,
+    from_files: Iterable[PathLike] | None = None,
+    strict: bool = False,
+    force: bool = False,
+    writer: str | None = None,
+    writer_options: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> Dataset:
+    """Fill ``template`` and write its items to the dataset directory ``out``.
+
+    The scenarios come from ``from_files`` (rows in the template's table layout), from an LLM ``writer``
+    (a model spec), or else from the template's lexicon (``n`` scenarios, deterministic in ``seed``).
+    Rows that cannot be used are skipped and listed in the manifest; ``strict`` makes the first one an error.
+    The directory appears only when complete.
+    """
+    tpl = template if isinstance(template, Template) else load_template(template)
+    files = [Path(f) for f in from_files or []]
+    if files and writer:
+        raise SourceError("choose one scenario source: --from FILE or --writer MODEL, not both")
+    source: dict[str, Any]
+    extra_manifest: dict[str, Any] = {}
+    if files:
+        from proceval.scenarios.table import table_scenarios
+
+        outcomes: Iterable[Scenario | SkippedRow] = table_scenarios(tpl, files)
+        source = {"kind": "table", "files": [str(f) for f in files]}
+        total = None
+    elif writer:
+        outcomes, info = _writer_outcomes(tpl, writer, n, seed, writer_options or {}, progress)
+        source = {"kind": "writer", "model": writer, "n": n}
+        extra_manifest["writer"] = info
+        total = n
+    else:
+        if n is None or n < 1:
+            raise SourceError("say how many scenarios to fill from the lexicon with --n N (N ≥ 1)")
+        from proceval.scenarios.lexicon import lexicon_scenarios
+
+        outcomes = lexicon_scenarios(tpl, n, seed)
+        source = {"kind": "lexicon", "n": n}
+        total = n
+
+    skipped: list[SkippedRow] = []
+    seen: dict[str, str] = {}
+    with DatasetWriter(out, overwrite=force) as dataset_writer:
+        dataset_writer.write_template(tpl.source_text)
+        with progress_bar(f"generating {tpl.name}", total=total, unit="scenarios", enabled=progress) as advance:
+            for outcome in outcomes:
+                if isinstance(outcome, Scenario) and outcome.id in seen:
+                    where = outcome.source.get("line")
+                    outcome = SkippedRow(file=outcome.source.get("file"), line=where,
+                                         reason=f"duplicate of the scenario at {seen[outcome.id]}")
+                if isinstance(outcome, SkippedRow):
+                    if strict:
+                        raise SourceError(f"row skipped: {outcome.reason}", file=outcome.file, line=outcome.line,
+                                          hint="fix the row, or drop --strict to skip and report such rows")
+                    skipped.append(outcome)
+                    continue
+                seen[outcome.id] = f"{outcome.source.get('file', 'lexicon')}:{outcome.source.get('line', '')}"
+                dataset_writer.add_scenario(outcome)
+                for item in tpl.render(outcome):
+                    dataset_writer.add_item(item)
+                advance(1)
+        if dataset_writer.n_scenarios == 0:
+            first = f" (first: {skipped[0].reason})" if skipped else ""
+            raise SourceError(f"no usable scenarios: all {len(skipped)} rows were skipped{first}",
+                              hint="check that the file matches the template's table layout")
+        manifest = Manifest(
+            proceval_version=__version__,
+            template={"name": tpl.name, "hash": tpl.hash, "path": str(tpl.path) if tpl.path else None},
+            source=source,
+            seed=seed,
+            factors=tpl.factors,
+            conditions={c.name: c.levels for c in tpl.conditions},
+            skipped=skipped,
+            **extra_manifest,
+        )
+        dataset_writer.finish(manifest)
+    return Dataset.load(out)
+
+
+def _writer_outcomes(tpl: Template, model: str, n: int | None, seed: int, options: dict[str, Any],
+                     progress: bool) -> tuple[Iterator[Scenario | SkippedRow], dict[str, Any]]:
+    if n is None or n < 1:
+        raise SourceError("say how many scenarios the writer should fill with --n N (N ≥ 1)")
+    from proceval.ids import content_id
+    from proceval.scenarios.writer import write_scenarios
+
+    result = write_scenarios(tpl, model=model, n=n, seed=seed, progress=progress, **options)
+
+    def outcomes() -> Iterator[Scenario | SkippedRow]:
+        for i, values in enumerate(result.scenarios):
+            yield Scenario(id=content_id(tpl.name, values), template=tpl.name, variables=dict(values),
+                           source={"kind": "writer", "model": model, "index": i})
+
+    info = dict(result.info)
+    info["rejections"] = dict(result.rejections)
+    return outcomes(), info

@@ -1,0 +1,39 @@
+"""The causal-template language: load a built-in template by name or a user's YAML file by path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from proceval.errors import TemplateError
+from proceval.templates.template import Condition, Template, load_template_text
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+
+
+def builtin_templates() -> dict[str, Path]:
+    """Built-in template name → file. A file ``NAME.yaml`` in builtin/ is the template ``NAME``."""
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml")) if not p.stem.endswith("_lexicon")}
+
+
+def load_template(name_or_path: str | os.PathLike[str]) -> Template:
+    """Load a built-in template (``"tom"``) or a template file (``"my_template.yaml"``)."""
+    text_name = str(name_or_path)
+    builtins = builtin_templates()
+    if text_name in builtins:
+        path = builtins[text_name]
+        display = f"{text_name} (built-in: {path.name})"
+    else:
+        path = Path(name_or_path)
+        display = str(path)
+        if not path.is_file():
+            hint = f"built-in templates: {', '.join(builtins)}; or give the path of a YAML file"
+            raise TemplateError(f"no built-in template or file named {text_name!r}", hint=hint)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"not UTF-8 text (byte {exc.start})", file=display, hint="save the file as UTF-8") from None
+    return load_template_text(text, path=path, display=display)
+
+
+__all__ = ["BUILTIN_DIR", "Condition", "Template", "builtin_templates", "load_template", "load_template_text"]
