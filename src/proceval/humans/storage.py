@@ -358,14 +358,15 @@ class StudyStore:
         """Put the session in the least-filled list and start its trials.
 
         Fill counts completed sessions and sessions assigned less than ``timeout_s`` ago (pilot sessions
-        do not count). One assignment at a time: an immediate transaction on SQLite, a row lock on PostgreSQL.
+        do not count). One assignment at a time: an immediate transaction on SQLite, an advisory lock on
+        PostgreSQL.
         """
         from proceval.humans.assignment import least_filled
 
         now = time.time()
         with self.engine.begin() as conn:
-            if self.is_postgres:
-                conn.execute(select(study_table.c.key).where(study_table.c.key == "lists").with_for_update())
+            if self.is_postgres:  # serialise assignments (released at commit)
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242018)")
             row = conn.execute(self._lock(select(sessions_table.c.stage, sessions_table.c.pilot)
                                           .where(sessions_table.c.id == session_id))).one()
             if row.stage != expected:
@@ -421,13 +422,14 @@ class StudyStore:
         a, s = answers_table.c, sessions_table.c
         now = time.time()
         with self.engine.begin() as conn:
+            # lock the session first (PostgreSQL): a concurrent request with the same key then sees it stored
+            row = conn.execute(self._lock(select(s.position, s.stage, s.shown_position, s.shown_at)
+                                          .where(s.id == session_id))).one()
             prior = conn.execute(select(a.session_id, a.position).where(a.idempotency_key == key)).first()
             if prior is not None:
                 if prior.session_id != session_id or prior.position != position:
                     raise AnswerConflict("this form was already used for another answer", field="key")
                 return "duplicate"
-            row = conn.execute(self._lock(select(s.position, s.stage, s.shown_position, s.shown_at)
-                                          .where(s.id == session_id))).one()
             if row.stage != "trials" or row.position != position:
                 answered = conn.execute(select(a.id).where(a.session_id == session_id,
                                                            a.position == position)).first()
