@@ -88,7 +88,7 @@ def mixed_effects(
         if len(used_groups) == 2:
             frame["all"] = 1
             model = smf.mixedlm(formula, frame, groups="all", re_formula="0",
-                                vc_formula={"g0": "0 + C(g0)", "g1": "0 + C(g1)"})
+                                vc_formula={"g0": "0 + C(g0)", "g1": "0 + C(g1)"}, use_sparse=True)
             fit = model.fit(reml=True, method=["lbfgs"])
             kind = f"linear mixed model, crossed random intercepts for {used_groups[0]} and {used_groups[1]}"
         elif len(used_groups) == 1:

@@ -1,0 +1,71 @@
+"""`proceval analyze`: analyse runs of one dataset (and optional human data) into a report directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from proceval.analysis import Report, analyze, available_analyses
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "analyze",
+        help="analyse runs into report.html, summary.json and tables/*.csv",
+        description="Analyse one or more run directories of the same dataset (and optionally human answers) "
+        "and write a self-contained report.html, summary.json, tables/*.csv and figures/ to --out.",
+    )
+    parser.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run directories (`proceval run --out`)")
+    parser.add_argument("--out", type=Path, required=True, help="report directory to write")
+    parser.add_argument("--dataset", type=Path, help="dataset directory (default: the one recorded in run.json)")
+    parser.add_argument("--humans", type=Path, metavar="FILE",
+                        help="human answers: long table with participant, item_id, response[, rt_ms]")
+    parser.add_argument("--analyses", metavar="A,B", help="comma-separated analyses (default: all that apply); "
+                        "see --list")
+    parser.add_argument("--list", action="store_true", help="list the analyses and exit")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    parser.add_argument("--title", help="report title")
+    parser.set_defaults(func=run)
+
+
+def print_report(report: Report, console: Console | None = None) -> None:
+    """Headline numbers, analyses that did not apply, and where the report is."""
+    console = console or Console()
+    accuracy = report.results.get("accuracy")
+    if accuracy is not None and accuracy.status == "ok":
+        table = Table(title="accuracy")
+        for column in ("subject", "n", "accuracy", f"{int(report.summary['settings']['level'] * 100)}% CI",
+                       "chance", "invalid"):
+            table.add_column(column)
+        for _, r in accuracy.tables["overall"].iterrows():
+            table.add_row(escape(str(r["subject"])), str(r["n"]), f"{r['accuracy']:.3f}",
+                          f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", f"{r['chance']:.2f}", str(r["n_invalid"]))
+        console.print(table)
+    requested = set(report.summary["settings"]["requested"])
+    for name, reason in report.skipped.items():
+        style = "yellow" if name in requested else "dim"
+        label = "requested analysis not applicable" if name in requested else "not applicable"
+        console.print(f"[{style}]{label}: {escape(name)}: {escape(reason)}[/]")
+    console.print(f"[green]report[/] {escape(str(report.html_path))}")
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    if args.list:
+        for name, analysis in available_analyses().items():
+            console.print(f"[bold]{escape(name)}[/]: {escape(analysis.description)}")
+        return 0
+    names: list[str] | None = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
+    options: dict[str, Any] = {}
+    report = analyze(args.runs, out=args.out, dataset=args.dataset, humans=args.humans, analyses=names,
+                     seed=args.seed, n_boot=args.n_boot, level=args.level, title=args.title, options=options,
+                     progress=True)
+    print_report(report, console)
+    return 0

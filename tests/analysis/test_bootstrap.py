@@ -1,0 +1,49 @@
+"""Bootstrap intervals: seeded, near the analytic interval, with the stated coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from proceval.analysis.bootstrap import bootstrap_ci
+
+
+def test_same_seed_same_interval_other_seed_differs() -> None:
+    values = np.random.default_rng(0).random(50)
+    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
+    assert bootstrap_ci(values, seed=3) != bootstrap_ci(values, seed=4)
+
+
+def test_close_to_normal_theory_for_a_mean() -> None:
+    values = np.random.default_rng(1).normal(10, 2, 400)
+    low, high = bootstrap_ci(values, n_boot=4000, seed=0)
+    half = 1.96 * values.std(ddof=1) / np.sqrt(values.size)
+    assert low == pytest.approx(values.mean() - half, abs=0.1 * half)
+    assert high == pytest.approx(values.mean() + half, abs=0.1 * half)
+
+
+def test_coverage_of_a_known_proportion() -> None:
+    rng = np.random.default_rng(2)
+    hits = 0
+    trials = 200
+    for t in range(trials):
+        sample = (rng.random(120) < 0.3).astype(float)
+        low, high = bootstrap_ci(sample, n_boot=400, seed=t)
+        hits += low <= 0.3 <= high
+    assert 0.88 <= hits / trials <= 0.99
+
+
+def test_cluster_resampling_widens_intervals_for_correlated_answers() -> None:
+    rng = np.random.default_rng(3)
+    people = np.repeat(np.arange(20), 10)
+    ability = rng.random(20)[people]  # answers of one person share their ability
+    values = (rng.random(people.size) < ability).astype(float)
+    iid = bootstrap_ci(values, seed=0)
+    clustered = bootstrap_ci(values, seed=0, clusters=people)
+    assert clustered[1] - clustered[0] > 1.5 * (iid[1] - iid[0])
+
+
+def test_nan_ignored_and_too_few_values() -> None:
+    assert bootstrap_ci([1.0, float("nan"), 0.0, 1.0], seed=0) == bootstrap_ci([1.0, 0.0, 1.0], seed=0)
+    low, high = bootstrap_ci([1.0])
+    assert low != low and high != high
