@@ -1,0 +1,138 @@
+"""The report: self-contained HTML that renders in headless Chromium, summary.json and files on disk."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proceval.analysis import analyze
+from proceval.cli.main import main
+from proceval.dataset import Item
+from tests.analysis.runfiles import accuracy_answerer, choice_response, write_run
+from tests.conftest import choice_item, write_dataset
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    items = [choice_item(s, {"belief": b, "init": i}, answer="a" if b == "true_belief" else "b",
+                         text=(HOSTILE + " Story zero.") if s == 0 else None)
+             for s in range(12) for b in ("true_belief", "false_belief") for i in ("shown", "hidden")]
+    ds = write_dataset(root / "ds", items, factors={"belief": ["true_belief", "false_belief"],
+                                                    "init": ["shown", "hidden"]})
+
+    def with_probs(item: Item, rng: random.Random) -> dict[str, Any]:
+        p = rng.uniform(0.3, 0.9)
+        probs = {item.answer: p, ("b" if item.answer == "a" else "a"): 1 - p}
+        order = ["a", "b"] if rng.random() < 0.5 else ["b", "a"]
+        return choice_response(item, max(probs, key=lambda k: probs[k]), probs=probs, order=order)
+
+    write_run(ds, root / "model-a", accuracy_answerer(0.8), subject="local/<b>model-a</b>",
+              prompts={"system": "</pre><script>alert(2)</script>"})
+    write_run(ds, root / "model-b", with_probs, subject="openai/model-b", scoring="logprob")
+    rng = random.Random(1)
+    rows = ["participant,item_id,response,rt_ms"]
+    for p in range(6):
+        for item in ds.items:
+            answer = item.answer if rng.random() < 0.85 else ("b" if item.answer == "a" else "a")
+            rows.append(f"P{p},{item.id},{answer},900")
+    (root / "humans.csv").write_text("\n".join(rows) + "\n")
+    analyze([root / "model-a", root / "model-b"], out=root / "out", humans=root / "humans.csv", n_boot=200,
+            analyses=["validity", "accuracy", "joint", "position_bias", "calibration", "humans", "ratings"])
+    return root / "out"
+
+
+def test_files_written(report: Path) -> None:
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["schema_version"] == 1
+    assert summary["analyses"]["ratings"]["status"] == "skipped"
+    assert summary["analyses"]["ratings"]["requested"] is True
+    for name in ("accuracy", "joint", "calibration", "humans", "position_bias"):
+        entry = summary["analyses"][name]
+        assert entry["status"] == "ok", name
+        for figure in entry["figures"]:
+            assert (report / figure["png"]).stat().st_size > 0
+            assert (report / figure["svg"]).read_text().lstrip().startswith("<?xml")
+        for table in entry["tables"].values():
+            assert (report / table["csv"]).is_file()
+    overall = summary["analyses"]["accuracy"]["numbers"]["overall"]
+    assert set(overall) == {"local/<b>model-a</b>", "openai/model-b", "humans"}
+    assert summary["humans"]["participants"] == 6
+
+
+def test_summary_numbers_match_the_csv_tables(report: Path) -> None:
+    summary = json.loads((report / "summary.json").read_text())
+    table = summary["analyses"]["accuracy"]["tables"]["overall"]
+    csv_lines = (report / table["csv"]).read_text().splitlines()
+    assert len(csv_lines) == len(table["rows"]) + 1
+    for row in table["rows"]:
+        assert row["accuracy"] == pytest.approx(row["correct"] / row["n"])
+
+
+def test_html_is_self_contained_and_escapes_data(report: Path) -> None:
+    html = (report / "report.html").read_text()
+    assert "<script" not in html.replace("&lt;script", "")
+    assert "&lt;script&gt;document.title" in html
+    assert "http://" not in html and "https://" not in html
+    assert 'src="data:image/png;base64,' in html
+    assert "ratings" in html and "no rating items" in html  # the requested, inapplicable analysis is explained
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    page_copy = tmp_path / "moved"
+    shutil.copytree(report, page_copy)  # opens from anywhere on disk: nothing refers to other files
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (errors.append("dialog: " + d.message), d.dismiss()))
+            page.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+            page.goto((page_copy / "report.html").as_uri())
+            page.wait_for_load_state("load")
+            sizes = page.eval_on_selector_all(
+                "figure img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+            assert len(sizes) >= 6
+            assert all(done and w > 0 and h > 0 for done, w, h in sizes), sizes
+            assert errors == []
+            assert requests == []
+            assert page.title() != "pwned"
+            assert page.get_by_text(HOSTILE + " Story zero.").count() >= 1
+            assert page.get_by_text("</pre><script>alert(2)</script>", exact=False).count() >= 1
+            assert page.locator("script").count() == 0
+        finally:
+            browser.close()
+
+
+def test_cli_analyze_prints_the_report_path(report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = report.parent
+    code = main(["analyze", str(runs / "model-a"), "--out", str(tmp_path / "r"), "--n-boot", "100",
+                 "--analyses", "accuracy,effects"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert str(tmp_path / "r" / "report.html") in out.replace("\n", "")
+    assert "effects" in out and "not applicable" in out
+
+
+def test_cli_refuses_runs_of_different_datasets(report: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    other = write_dataset(tmp_path / "other", [choice_item(1, {"belief": "true_belief"})])
+    write_run(other, tmp_path / "other-run", accuracy_answerer(1.0))
+    code = main(["analyze", str(report.parent / "model-a"), str(tmp_path / "other-run"), "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "different datasets" in capsys.readouterr().err
