@@ -20,6 +20,7 @@ COMMANDS = [
     "show",
     "serve",
     "humans",
+    "qdc",
     "analyze",
 ]
 

@@ -120,7 +120,9 @@ class MiniLMEncoder:
             )
         self.batch_size = batch_size
         self._model: Any = SentenceTransformer(str(model_dir), device=device)
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 384)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 384)
 
     def encode(self, texts: list[str]) -> NDArray[np.float32]:
         vectors = self._model.encode(
