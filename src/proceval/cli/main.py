@@ -18,10 +18,12 @@ COMMANDS = [
     "templates",
     "generate",
     "show",
+    "run",
     "serve",
     "humans",
     "qdc",
     "analyze",
+    "study",
 ]
 
 

@@ -1,0 +1,105 @@
+"""``proceval run``: give a dataset's items to a language model (and personas); thin wrapper of run_dataset."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from proceval.models.base import split_spec
+from proceval.run.prompts import OPTION_FORMATS, STRATEGIES
+from proceval.run.scoring import SCORINGS
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="give a dataset's items to a language model",
+        description="Give every item of DATASET to --model (and to each persona) and write --out. "
+        "Run the same command again to resume an interrupted run.",
+    )
+    p.add_argument("dataset", help="dataset directory (from `proceval generate`)")
+    p.add_argument("--model", "-m", default="local/smollm2-135m",
+                   help="provider/model: local/smollm2-135m (default), llama-cpp/PATH.gguf, openai/MODEL, hf/NAME")
+    p.add_argument("--out", "-o", required=True, help="run directory to write (or resume)")
+    p.add_argument("--prompt", dest="strategy", choices=STRATEGIES, default="zero-shot", help="prompt strategy")
+    p.add_argument("--scoring", choices=SCORINGS, default="auto",
+                   help="logprob (option probabilities), generate (parse a sampled answer), auto")
+    p.add_argument("--system", help="system prompt text")
+    p.add_argument("--k-shots", type=int, default=3, help="worked examples for --prompt few-shot (default 3)")
+    p.add_argument("--option-format", choices=OPTION_FORMATS, default="letters",
+                   help="answer options by letter (default) or by their text")
+    p.add_argument("--prompt-dir", help="directory of prompt templates overriding the built-in ones")
+    p.add_argument("--personas", help="personas file: each persona answers every item as its own subject")
+    p.add_argument("--limit", type=int, help="only the first N items")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=int, help="tokens to generate (default 16, 256 for cot)")
+    p.add_argument("--cache", help="call cache file (default OUT/calls.sqlite); share one across runs")
+    p.add_argument("--force", action="store_true", help="start over when --out holds a run with other settings")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("backend options")
+    g.add_argument("--base-url", help="openai: server URL (default $OPENAI_BASE_URL); the key comes from "
+                   "$OPENAI_API_KEY only")
+    g.add_argument("--max-connections", type=int, help="openai: requests in flight (default 4)")
+    g.add_argument("--endpoint", choices=("chat", "completions"), help="openai: API endpoint (default chat)")
+    g.add_argument("--n-ctx", type=int, help="local/llama-cpp: context window in tokens (default 2048)")
+    g.add_argument("--threads", type=int, help="local/llama-cpp/hf: CPU threads (default all cores)")
+    g.add_argument("--device", help="hf: torch device (default cuda where present, else cpu)")
+    p.set_defaults(func=run_command)
+
+
+def backend_options(provider: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The backend options given on the command line that apply to ``provider``."""
+    wanted = {
+        "openai": {"base_url": args.base_url, "max_connections": args.max_connections, "endpoint": args.endpoint},
+        "local": {"n_ctx": args.n_ctx, "n_threads": args.threads},
+        "llama-cpp": {"n_ctx": args.n_ctx, "n_threads": args.threads},
+        "hf": {"device": args.device, "n_threads": args.threads},
+    }.get(provider, {})
+    return {k: v for k, v in wanted.items() if v is not None}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from proceval.run import run_dataset
+
+    provider, _ = split_spec(args.model)
+    personas = None
+    if args.personas:
+        from proceval.personas import load_personas  # another module; imported only when used
+
+        personas = load_personas(args.personas)
+    run = run_dataset(
+        args.dataset,
+        args.model,
+        args.out,
+        strategy=args.strategy,
+        scoring=args.scoring,
+        system=args.system,
+        k_shots=args.k_shots,
+        limit=args.limit,
+        seed=args.seed,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        option_format=args.option_format,
+        personas=personas,
+        cache_path=args.cache,
+        progress=not args.no_progress,
+        prompt_dir=args.prompt_dir,
+        force=args.force,
+        **backend_options(provider, args),
+    )
+    console = Console()
+    counts = run.info.get("counts", {})
+    table = Table(title=f"run {escape(str(run.path))}", show_header=False)
+    for key in ("items", "ok", "invalid", "too_long", "errors", "calls", "cache_hits", "wall_s"):
+        table.add_row(key, str(counts.get(key, "")))
+    console.print(table)
+    scored = [r for r in run.responses if r.get("correct") is not None]
+    if scored:
+        accuracy = sum(bool(r["correct"]) for r in scored) / len(scored)
+        console.print(f"accuracy {accuracy:.3f} over {len(scored)} answered items with a correct answer")
+    return 1 if counts.get("errors") else 0

@@ -1,0 +1,185 @@
+"""``hf/NAME_OR_PATH``: a Hugging Face transformers causal LM (CPU here, CUDA where present).
+
+The model's chat template is applied (ChatML where it has none). Options of one item are scored from one
+forward pass over the prompt: single-token continuations read the last position's logits; longer ones
+continue from a copy of the prompt's KV cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from proceval.errors import ModelError
+from proceval.models.base import ContinuationScores, Generation, Message, ModelIdentity, PromptTooLong
+from proceval.models.chat import render_chat
+
+
+def _local_revision(path: Path) -> str:
+    """sha256 over the config and weight files of a local model directory."""
+    h = hashlib.sha256()
+    for file in sorted(path.iterdir()):
+        if file.suffix in {".json", ".safetensors", ".bin"} and file.is_file():
+            h.update(file.name.encode())
+            with file.open("rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+class HFModel:
+    provider = "hf"
+    max_concurrency = 1
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        max_context: int | None = None,
+        n_threads: int | None = None,
+    ) -> None:
+        self.spec = f"hf/{name}"
+        self.name = name
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise ModelError("transformers and torch are needed for hf/ models",
+                             hint="pip install torch transformers") from None
+        self._torch = torch
+        if n_threads:
+            torch.set_num_threads(int(n_threads))  # process-wide: torch has no per-model thread pool
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = getattr(torch, dtype) if dtype else None
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(name, revision=revision,
+                                                           trust_remote_code=trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                name, revision=revision, trust_remote_code=trust_remote_code, dtype=torch_dtype
+            ).to(self.device)  # type: ignore[arg-type]
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"transformers could not load {name!r}: {str(exc).splitlines()[0]}",
+                field="model",
+                hint="give a local directory with config, weights and tokenizer, or a hub name reachable from here",
+            ) from None
+        self.model.eval()
+        local = Path(name)
+        self._revision = (
+            _local_revision(local) if local.is_dir()
+            else revision or getattr(self.model.config, "_commit_hash", None)
+        )
+        self._context = int(max_context or getattr(self.model.config, "max_position_embeddings", 0) or 2048)
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(
+            provider="hf",
+            name=self.name,
+            revision=self._revision,
+            parameters={"dtype": str(self.model.dtype).replace("torch.", ""), "context": self._context},
+        )
+
+    @property
+    def supports_logprobs(self) -> bool:
+        return True
+
+    @property
+    def context_length(self) -> int | None:
+        return self._context
+
+    def _prompt_ids(self, messages: list[Message], assistant_prefix: str = "") -> list[int]:
+        template = getattr(self.tokenizer, "chat_template", None)
+        text = render_chat(
+            template if isinstance(template, str) else None,
+            messages,
+            bos_token=self.tokenizer.bos_token or "",
+            eos_token=self.tokenizer.eos_token or "",
+        ) + assistant_prefix
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens(self, messages: list[Message], assistant_prefix: str = "") -> int:
+        return len(self._prompt_ids(messages, assistant_prefix))
+
+    def _check_fits(self, n: int) -> None:
+        if n > self._context:
+            raise PromptTooLong(f"the prompt needs {n} tokens but the model's context holds {self._context}",
+                                field="context", hint="shorten the prompt (fewer few-shot examples)")
+
+    def score(
+        self, messages: list[Message], continuations: list[str], *, assistant_prefix: str = ""
+    ) -> ContinuationScores:
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            prompt = self._prompt_ids(messages, assistant_prefix)
+            conts = [list(self.tokenizer(c, add_special_tokens=False)["input_ids"]) for c in continuations]
+            if any(not c for c in conts):
+                raise ModelError("a continuation has no tokens", field="continuations")
+            self._check_fits(len(prompt) + max(len(c) for c in conts))
+            ids = torch.tensor([prompt], device=self.device)
+            out = self.model(ids, use_cache=True)
+            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            logprobs = [float(first[c[0]]) for c in conts]
+            for index, toks in enumerate(conts):
+                if len(toks) > 1:
+                    past = copy.deepcopy(out.past_key_values)
+                    more = self.model(torch.tensor([toks[:-1]], device=self.device), past_key_values=past,
+                                      use_cache=True)
+                    lp = torch.log_softmax(more.logits[0].float(), dim=-1)
+                    logprobs[index] += float(sum(lp[j, toks[j + 1]] for j in range(len(toks) - 1)))
+            return ContinuationScores(logprobs=logprobs, token_counts=[len(c) for c in conts],
+                                      prompt_tokens=len(prompt), prompt_length=len(prompt))
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Generation:
+        if json_schema is not None:
+            raise ModelError("hf/ models do not support JSON-schema constrained generation",
+                             field="json_schema", hint="use a local/ or llama-cpp/ model, or an openai/ server")
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            prompt = self._prompt_ids(messages)
+            self._check_fits(len(prompt) + 1)
+            if seed is not None:
+                torch.manual_seed(seed)
+            kwargs: dict[str, Any] = {"do_sample": temperature > 0}
+            if temperature > 0:
+                kwargs["temperature"] = temperature
+            pad = self.tokenizer.pad_token_id
+            if pad is None:
+                pad = self.tokenizer.eos_token_id
+            output = self.model.generate(
+                torch.tensor([prompt], device=self.device),
+                attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=self.device),
+                max_new_tokens=max(1, min(max_tokens, self._context - len(prompt))),
+                pad_token_id=pad,
+                **kwargs,
+            )
+            new = output[0, len(prompt):].tolist()
+            text = str(self.tokenizer.decode(new, skip_special_tokens=True))
+            finish = "length" if len(new) >= max_tokens else "stop"
+            for s in stop or []:
+                if s and s in text:
+                    text = text[: text.index(s)]
+                    finish = "stop"
+            return Generation(text=text, prompt_tokens=len(prompt), completion_tokens=len(new),
+                              finish_reason=finish, prompt_evaluated=len(prompt))
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

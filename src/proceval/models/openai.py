@@ -1,0 +1,307 @@
+"""``openai/MODEL``: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, SGLang, OpenAI).
+
+The base URL comes from ``base_url`` or ``OPENAI_BASE_URL``; the key only from ``OPENAI_API_KEY`` and it
+never appears in identities, errors or logs. Requests are retried on 429, 5xx, timeouts and connection
+errors with exponential backoff and jitter, honouring ``Retry-After``; a server that stays unreachable
+raises :class:`ModelUnavailable` (the runner stops, keeping finished work). ``max_connections`` bounds
+the requests in flight (the runner sends that many items at once).
+
+Log-probability scoring asks for one token with the top-``top_logprobs`` alternatives and reads the
+options' first tokens from them: exact for letters and scale points (single tokens). An option absent
+from the top alternatives gets the smallest listed log-probability (an upper bound); when no option is
+listed the item is an error. Chat endpoints cannot continue a partial assistant message (unless the
+server supports ``continue_final_message``, as vLLM does), so there the prompt's own instruction stands in
+for the answer prefix.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from proceval.errors import ModelError
+from proceval.models.base import (
+    ContinuationScores,
+    Generation,
+    Message,
+    ModelIdentity,
+    ModelUnavailable,
+    PromptTooLong,
+)
+from proceval.models.chat import render_chat
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+_TOO_LONG_HINTS = ("context length", "context window", "maximum context", "too long", "exceeds", "n_ctx")
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+class OpenAIModel:
+    provider = "openai"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        endpoint: str = "chat",
+        max_connections: int = 4,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        top_logprobs: int = 20,
+        logprobs: bool = True,
+        continue_final_message: bool = False,
+        context_length: int | None = None,
+        rng_seed: int | None = None,
+    ) -> None:
+        if endpoint not in ("chat", "completions"):
+            raise ModelError(f"unknown endpoint {endpoint!r}; use chat or completions", field="endpoint")
+        self.spec = f"openai/{name}"
+        self.name = name
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        self.endpoint = endpoint
+        self.max_concurrency = max(1, int(max_connections))
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.top_logprobs = top_logprobs
+        self._logprobs = logprobs
+        self.continue_final_message = continue_final_message
+        self._context = context_length
+        self._key = os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=self.max_concurrency,
+                                max_keepalive_connections=self.max_concurrency),
+        )
+        self._rng = random.Random(rng_seed)
+        self._rng_lock = threading.Lock()
+        self.retries = 0  # requests retried (for tests and run manifests)
+        self._server_model: str | None = None
+        self._server_model_known = False
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _clean(self, text: str) -> str:
+        """Server text with the key (if a server echoes it) removed."""
+        if self._key:
+            text = text.replace(self._key, "***")
+        return text[:500]
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(self.backoff_max, max(0.0, float(retry_after)))
+            except ValueError:
+                pass
+        with self._rng_lock:
+            jitter = self._rng.uniform(0.5, 1.5)
+        return float(min(self.backoff_max, self.backoff_base * (2**attempt)) * jitter)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One API call with retries; returns the JSON body."""
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            try:
+                response = self._client.request(method, path, json=body)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                last = f"{type(exc).__name__}: {self._clean(str(exc))}"
+            else:
+                if response.status_code < 400:
+                    try:
+                        data = response.json()
+                    except ValueError:
+                        raise ModelError(f"{self.base_url}{path} answered with text that is not JSON: "
+                                         f"{self._clean(response.text)!r}") from None
+                    if not isinstance(data, dict):
+                        raise ModelError(f"{self.base_url}{path} answered with JSON that is not an object")
+                    return data
+                message = self._clean(response.text)
+                if response.status_code not in RETRY_STATUS:
+                    if response.status_code == 400 and any(h in message.lower() for h in _TOO_LONG_HINTS):
+                        raise PromptTooLong(f"the server refused the prompt as too long: {message}")
+                    if response.status_code in (401, 403):
+                        raise ModelUnavailable(
+                            f"{self.base_url} refused the request ({response.status_code}): {message}",
+                            hint="set OPENAI_API_KEY in the environment",
+                        )
+                    if response.status_code == 404 and path != "/models":
+                        raise ModelUnavailable(
+                            f"{self.base_url}{path} does not exist (404): {message}",
+                            hint="check --base-url (it usually ends in /v1) and the model name",
+                        )
+                    raise ModelError(f"{self.base_url}{path} answered {response.status_code}: {message}")
+                last = f"HTTP {response.status_code}: {message}"
+                retry_after = response.headers.get("retry-after")
+            if attempt < self.max_retries:
+                self.retries += 1
+                time.sleep(self._delay(attempt, retry_after))
+        raise ModelUnavailable(
+            f"could not get an answer from {self.base_url}{path} after {self.max_retries + 1} tries ({last})",
+            hint="check that the server is running and reachable (--base-url or OPENAI_BASE_URL)",
+        )
+
+    def _server_identity(self) -> str | None:
+        if not self._server_model_known:
+            self._server_model_known = True
+            try:
+                data = self.request("GET", "/models")
+            except ModelError as exc:
+                if isinstance(exc, ModelUnavailable) and "404" not in str(exc):
+                    raise
+                return None
+            ids = [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+            self._server_model = self.name if self.name in ids else (ids[0] if len(ids) == 1 else None)
+        return self._server_model
+
+    # -- protocol -------------------------------------------------------------------------------
+    @property
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(
+            provider="openai",
+            name=self.name,
+            revision=self._server_identity(),
+            parameters={"base_url": self.base_url, "endpoint": self.endpoint},
+        )
+
+    @property
+    def supports_logprobs(self) -> bool:
+        return self._logprobs
+
+    @property
+    def can_continue_assistant(self) -> bool:
+        return self.endpoint == "completions" or self.continue_final_message
+
+    @property
+    def context_length(self) -> int | None:
+        return self._context
+
+    def count_tokens(self, messages: list[Message], assistant_prefix: str = "") -> int:
+        # servers do not expose their tokenizer portably: a rough estimate (4 characters a token)
+        return sum(len(m.content) for m in messages) // 4 + len(assistant_prefix) // 4
+
+    def _completion_prompt(self, messages: list[Message], assistant_prefix: str = "") -> str:
+        return render_chat(None, messages) + assistant_prefix
+
+    def _body(self, messages: list[Message], assistant_prefix: str = "") -> dict[str, Any]:
+        if self.endpoint == "completions":
+            return {"model": self.name, "prompt": self._completion_prompt(messages, assistant_prefix)}
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        body: dict[str, Any] = {"model": self.name, "messages": chat}
+        if assistant_prefix and self.continue_final_message:
+            chat.append({"role": "assistant", "content": assistant_prefix})
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        return body
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Generation:
+        body = self._body(messages)
+        body.update(max_tokens=max_tokens, temperature=temperature)
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = stop
+        if json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": json_schema, "strict": True},
+            }
+        path = "/chat/completions" if self.endpoint == "chat" else "/completions"
+        data = self.request("POST", path, body)
+        choice = self._first_choice(data, path)
+        if self.endpoint == "chat":
+            text = (choice.get("message") or {}).get("content") or ""
+        else:
+            text = choice.get("text") or ""
+        usage = data.get("usage") or {}
+        return Generation(
+            text=str(text),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    def _first_choice(self, data: dict[str, Any], path: str) -> dict[str, Any]:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise ModelError(f"{self.base_url}{path} answered without choices")
+        return choices[0]
+
+    def _top_tokens(self, choice: dict[str, Any]) -> list[tuple[str, float]]:
+        logprobs = choice.get("logprobs") or {}
+        if self.endpoint == "chat":
+            content = logprobs.get("content") or []
+            if not content:
+                return []
+            return [(str(t["token"]), float(t["logprob"])) for t in content[0].get("top_logprobs") or []]
+        tops = logprobs.get("top_logprobs") or []
+        if not tops or not isinstance(tops[0], dict):
+            return []
+        return [(str(tok), float(lp)) for tok, lp in tops[0].items()]
+
+    def score(
+        self, messages: list[Message], continuations: list[str], *, assistant_prefix: str = ""
+    ) -> ContinuationScores:
+        body = self._body(messages, assistant_prefix)
+        body.update(max_tokens=1, temperature=0.0)
+        if self.endpoint == "chat":
+            body.update(logprobs=True, top_logprobs=self.top_logprobs)
+            path = "/chat/completions"
+        else:
+            body.update(logprobs=self.top_logprobs)
+            path = "/completions"
+        data = self.request("POST", path, body)
+        top = self._top_tokens(self._first_choice(data, path))
+        if not top:
+            raise ModelError(
+                f"{self.base_url} returned no log-probabilities",
+                field="scoring",
+                hint="this server does not offer logprobs: use --scoring generate",
+            )
+        targets = [c.strip() for c in continuations]
+        if len(set(targets)) != len(targets):
+            raise ModelError("two options start alike; logprob scoring on a server needs distinct first tokens",
+                             field="option_format", hint="use --option-format letters")
+        floor = min(lp for _, lp in top)
+        logprobs = []
+        found_any = False
+        for target in targets:
+            matches = [lp for tok, lp in top if tok.strip() == target and tok.strip()]
+            if matches:
+                found_any = True
+                logprobs.append(_logsumexp(matches))
+            else:
+                logprobs.append(floor)
+        if not found_any:
+            listed = ", ".join(repr(t) for t, _ in top[:5])
+            raise ModelError(f"none of the options is among the server's top {len(top)} next tokens ({listed}…)",
+                             field="scoring", hint="use --scoring generate for this model")
+        usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        return ContinuationScores(logprobs=logprobs, token_counts=[1] * len(continuations),
+                                  prompt_tokens=prompt_tokens, prompt_length=prompt_tokens)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,483 @@
+"""The resumable runner: every (subject, item) answered once, written as it finishes.
+
+Work is ordered so that shared prompt prefixes are adjacent (items of a scenario together, the orders of
+an item together): a backend that keeps its KV cache evaluates each shared prefix once. Every model call
+goes through the call cache, so a run that was killed and is started again with the same ``out`` redoes
+no finished call and gives the same results as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from proceval import __version__
+from proceval.dataset import Dataset, Item
+from proceval.errors import ModelError, RunError
+from proceval.ids import content_id
+from proceval.models.base import LanguageModel, ModelUnavailable, PromptTooLong, load_model
+from proceval.models.cache import CachedModel, CallCache
+from proceval.run.io import (
+    CACHE_FILE,
+    DONE_STATUSES,
+    RESPONSES_FILE,
+    RUN_FILE,
+    LoadedRun,
+    ResponseLog,
+    load_run,
+    read_responses,
+    response_key,
+    write_json_atomic,
+    write_responses_atomic,
+)
+from proceval.run.parse import parse_choice, parse_rating
+from proceval.run.prompts import PromptBuilder
+from proceval.run.scoring import (
+    SCORINGS,
+    argmax_key,
+    call_seed,
+    counterbalanced_orders,
+    normalise,
+    seeded_order,
+)
+
+DEFAULT_MAX_TOKENS = {"zero-shot": 16, "few-shot": 16, "cot": 256}
+
+
+@dataclass
+class Subject:
+    id: str
+    kind: str  # "model" | "persona"
+    system: str | None
+    persona: str | None = None
+
+
+@dataclass
+class Settings:
+    strategy: str
+    scoring: str
+    temperature: float
+    max_tokens: int
+    seed: int
+    option_format: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _subjects(spec: str, system: str | None, personas: list[Any] | None) -> list[Subject]:
+    if not personas:
+        return [Subject(spec, "model", system)]
+    subjects = []
+    seen: set[str] = set()
+    for persona in personas:
+        pid = str(persona.id)
+        if pid in seen:
+            raise RunError(f"two personas share the id {pid!r}", field="personas")
+        seen.add(pid)
+        prompt = str(persona.prompt)
+        full = prompt + ("\n\n" + system if system else "")
+        subjects.append(Subject(f"{spec}#persona={pid}", "persona", full, pid))
+    return subjects
+
+
+class ItemAnswerer:
+    """Answers one item for one subject: builds prompts per order, calls the model, parses, aggregates."""
+
+    def __init__(self, model: CachedModel, builder: PromptBuilder, settings: Settings) -> None:
+        self.model = model
+        self.builder = builder
+        self.s = settings
+
+    def answer(self, item: Item, subject: Subject) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "item_id": item.id,
+            "scenario_id": item.scenario_id,
+            "condition_name": item.condition_name,
+            "question_name": item.question_name,
+            "subject": subject.id,
+            "subject_kind": subject.kind,
+            "strategy": self.s.strategy,
+            "scoring": self.s.scoring if item.response_type != "free_text" else "generate",
+            "orders": [],
+            "per_order": [],
+            "probs": None,
+            "choice": None,
+            "rating": None,
+            "rating_probs": None,
+            "expected_rating": None,
+            "correct": None,
+            "first_shown": None,
+            "raw": None,
+            "n_shots": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "latency_s": 0.0,
+            "status": "ok",
+            "error": None,
+        }
+        if subject.persona is not None:
+            record["persona"] = subject.persona
+        start = time.perf_counter()
+        try:
+            if item.response_type == "choice":
+                self._choice(item, subject, record)
+            elif item.response_type == "rating":
+                self._rating(item, subject, record)
+            else:
+                self._free_text(item, subject, record)
+        except PromptTooLong as exc:
+            record.update(status="too_long", error=exc.message, choice=None, correct=None)
+        except ModelUnavailable:
+            raise
+        except ModelError as exc:
+            record.update(status="error", error=str(exc), choice=None, correct=None)
+        record["latency_s"] = round(time.perf_counter() - start, 4)
+        return record
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _generate(self, messages: list[Any], record: dict[str, Any], *parts: object) -> str:
+        gen = self.model.generate(
+            messages,
+            max_tokens=self.s.max_tokens,
+            temperature=self.s.temperature,
+            seed=call_seed(self.s.seed, *parts),
+        )
+        record["prompt_tokens"] += gen.prompt_tokens
+        record["completion_tokens"] += gen.completion_tokens
+        return gen.text
+
+    def _cot_prefix(self, reasoning: str) -> str:
+        """The reasoning, cut before any answer it already gave, followed by the answer prefix."""
+        prefix = self.builder.answer_prefix
+        cut = reasoning.rfind(prefix) if prefix else -1
+        body = reasoning[:cut] if cut >= 0 else reasoning
+        return body.rstrip() + "\n" + prefix
+
+    def _score(self, prompt: Any, record: dict[str, Any], parts: tuple[object, ...]) -> list[float]:
+        prefix = prompt.assistant_prefix
+        if self.s.strategy == "cot":
+            reasoning = self._generate(prompt.messages, record, *parts)
+            prefix = self._cot_prefix(reasoning)
+            record["raw"] = reasoning if record["raw"] is None else record["raw"]
+        scores = self.model.score(prompt.messages, prompt.continuations, assistant_prefix=prefix)
+        record["prompt_tokens"] += scores.prompt_length
+        return normalise(scores.logprobs)
+
+    # -- response types -------------------------------------------------------------------------
+    def _choice(self, item: Item, subject: Subject, record: dict[str, Any]) -> None:
+        keys = [o["key"] for o in item.options]
+        if self.s.scoring == "logprob":
+            orders = counterbalanced_orders(keys)
+            totals = dict.fromkeys(keys, 0.0)
+            for order in orders:
+                prompt = self.builder.build(item, order, system=subject.system)
+                record["n_shots"] = prompt.n_shots
+                probs = self._score(prompt, record, (subject.id, item.id, *order))
+                by_key = {key: round(p, 6) for key, p in zip(order, probs, strict=True)}
+                record["per_order"].append({"order": order, "probs": by_key})
+                for key, p in zip(order, probs, strict=True):
+                    totals[key] += p / len(orders)
+            record["orders"] = orders
+            record["probs"] = {key: round(totals[key], 6) for key in keys}
+            record["choice"] = argmax_key(totals, keys)
+        else:
+            order = seeded_order(keys, self.s.seed, subject.id, item.id)
+            prompt = self.builder.build(item, order, system=subject.system)
+            record["n_shots"] = prompt.n_shots
+            raw = self._generate(prompt.messages, record, subject.id, item.id, *order)
+            texts = [item.option_text(k) for k in order]
+            index = parse_choice(raw, prompt.labels, texts)
+            choice = order[index] if index is not None else None
+            record["orders"] = [order]
+            record["per_order"].append({"order": order, "choice": choice, "raw": raw})
+            record["raw"] = raw
+            record["choice"] = choice
+            if choice is None:
+                record["status"] = "invalid"
+        record["first_shown"] = record["orders"][0][0]
+        if record["choice"] is not None and item.answer is not None:
+            record["correct"] = record["choice"] == item.answer
+
+    def _rating(self, item: Item, subject: Subject, record: dict[str, Any]) -> None:
+        low, high = item.scale
+        points = list(range(low, high + 1))
+        prompt = self.builder.build(item, None, system=subject.system)
+        if self.s.scoring == "logprob":
+            probs = self._score(prompt, record, (subject.id, item.id))
+            dist = {str(p): round(q, 6) for p, q in zip(points, probs, strict=True)}
+            record["per_order"].append({"order": [str(p) for p in points], "probs": dist})
+            record["orders"] = [[str(p) for p in points]]
+            record["rating_probs"] = dist
+            record["rating"] = points[max(range(len(points)), key=lambda i: (probs[i], -i))]
+            record["expected_rating"] = round(sum(p * q for p, q in zip(points, probs, strict=True)), 6)
+        else:
+            raw = self._generate(prompt.messages, record, subject.id, item.id)
+            labels = {str(k): str(v) for k, v in (item.response["scale"].get("labels") or {}).items()}
+            rating = parse_rating(raw, low, high, labels)
+            record["raw"] = raw
+            record["per_order"].append({"order": [str(p) for p in points], "choice": rating, "raw": raw})
+            record["rating"] = rating
+            record["expected_rating"] = rating
+            if rating is None:
+                record["status"] = "invalid"
+
+    def _free_text(self, item: Item, subject: Subject, record: dict[str, Any]) -> None:
+        prompt = self.builder.build(item, None, system=subject.system)
+        raw = self._generate(prompt.messages, record, subject.id, item.id)
+        record["raw"] = raw
+        if not raw.strip():
+            record["status"] = "invalid"
+
+
+def _ordered_work(items: list[Item], subjects: list[Subject]) -> list[tuple[Subject, Item]]:
+    """Subjects one after another; within a subject items of a scenario together, similar texts adjacent."""
+    ordered = sorted(items, key=lambda it: (it.scenario_id, it.text, it.question, it.id))
+    return [(subject, item) for subject in subjects for item in ordered]
+
+
+def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, settings: Settings,
+            system: str | None, k_shots: int, subjects: list[Subject], prompt_dir: Any) -> dict[str, Any]:
+    return {
+        "dataset": {"path": str(dataset.path), "manifest_hash": dataset.manifest_hash,
+                    "template": dataset.template_name},
+        "model": {"spec": model.spec, **asdict(model.identity)},
+        "strategy": settings.strategy,
+        "scoring": settings.scoring,
+        "option_format": settings.option_format,
+        "system": system,
+        "k_shots": k_shots if settings.strategy == "few-shot" else None,
+        "seed": settings.seed,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "prompts": {"dir": str(prompt_dir) if prompt_dir else None, "templates": builder.texts},
+        "subjects": [{"id": s.id, "kind": s.kind, "system": s.system} for s in subjects],
+    }
+
+
+def _progress(enabled: bool, total: int) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]run"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} items/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("cache hits {task.fields[hits]}  calls {task.fields[calls]}  invalid {task.fields[invalid]}"),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def run_dataset(
+    dataset: Dataset | str | os.PathLike[str],
+    model: str | LanguageModel,
+    out: str | os.PathLike[str],
+    *,
+    strategy: str = "zero-shot",
+    scoring: str = "auto",
+    system: str | None = None,
+    k_shots: int = 3,
+    limit: int | None = None,
+    seed: int = 0,
+    temperature: float = 0.0,
+    max_tokens: int | None = None,
+    option_format: str = "letters",
+    personas: list[Any] | None = None,
+    cache_path: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    prompt_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    **backend_options: Any,
+) -> LoadedRun:
+    """Give the items of ``dataset`` to ``model`` (and to each persona) and write the run directory ``out``.
+
+    Re-running with the same ``out`` and settings completes what is missing; different settings on an
+    existing run raise :class:`RunError` unless ``force`` (which starts the run over). ``limit`` takes the
+    first N items in dataset order. ``max_tokens`` defaults to 16 (256 for ``cot``).
+    """
+    ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
+    if scoring not in SCORINGS:
+        raise RunError(f"unknown scoring {scoring!r}; choose one of {', '.join(SCORINGS)}", field="scoring")
+    if limit is not None and limit < 0:
+        raise RunError("limit must be zero or more", field="limit")
+    if k_shots < 0:
+        raise RunError("k_shots must be zero or more", field="k_shots")
+    lm = load_model(model, **backend_options) if isinstance(model, str) else model
+    # scoring after chain-of-thought needs a backend that continues the model's own partial answer
+    continues = bool(getattr(lm, "can_continue_assistant", True))
+    logprob_ok = lm.supports_logprobs and (strategy != "cot" or continues)
+    if scoring == "auto":
+        scoring = "logprob" if logprob_ok else "generate"
+    elif scoring == "logprob" and not logprob_ok:
+        why = "gives no log-probabilities" if not lm.supports_logprobs else (
+            "cannot continue a partial answer after its reasoning (chat endpoint)")
+        raise RunError(f"{lm.spec} {why}", field="scoring", hint="use --scoring generate")
+    settings = Settings(strategy, scoring, float(temperature),
+                        int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS.get(strategy, 16)),
+                        int(seed), option_format)
+    items = ds.items
+    builder = PromptBuilder(strategy, option_format=option_format, prompt_dir=prompt_dir, k_shots=k_shots,
+                            seed=seed, examples=items)
+    selected = items[:limit] if limit is not None else items
+    subjects = _subjects(lm.spec, system, personas)
+    config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir)
+    # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
+    config_hash = content_id({**config, "dataset": {**config["dataset"], "path": None}})
+
+    root = Path(out)
+    run_file = root / RUN_FILE
+    previous: dict[str, Any] = {}
+    if run_file.is_file():
+        previous = load_run(root).info
+        if previous.get("config_hash") != config_hash:
+            if not force:
+                raise RunError(
+                    "this directory holds a run with other settings (dataset, model, prompts or parameters)",
+                    file=run_file,
+                    hint="choose another --out, or pass --force to start this run over",
+                )
+            (root / RESPONSES_FILE).unlink(missing_ok=True)
+            previous = {}
+    elif root.exists() and any(root.iterdir()) and not force:
+        raise RunError("output directory exists and is not a run", file=root,
+                       hint="choose another --out")
+    root.mkdir(parents=True, exist_ok=True)
+
+    existing, torn = read_responses(root / RESPONSES_FILE)
+    done = {response_key(r) for r in existing if r["status"] in DONE_STATUSES}
+    work = [(s, it) for s, it in _ordered_work(selected, subjects) if (s.id, it.id) not in done]
+
+    cache = CallCache(cache_path if cache_path is not None else root / CACHE_FILE)
+    cached = CachedModel(lm, cache)
+    answerer = ItemAnswerer(cached, builder, settings)
+    counts_before = previous.get("counts", {})
+    sessions = list(previous.get("sessions", []))
+    session: dict[str, Any] = {"started_at": _now(), "pending": len(work), "resumed_from": len(done),
+                               "torn_lines": torn, "status": "running"}
+    sessions.append(session)
+    started = time.perf_counter()
+    info: dict[str, Any] = {
+        "proceval_version": __version__,
+        "created_at": previous.get("created_at", _now()),
+        "status": "running",
+        "config_hash": config_hash,
+        **config,
+        "limit": limit,
+        "cache_path": str(cache.path),
+        "backend_options": {k: v for k, v in backend_options.items() if "key" not in k.lower()},
+        "platform": {"python": platform.python_version(), "machine": platform.machine()},
+        "sessions": sessions,
+        "counts": counts_before,
+    }
+
+    def update_info(status: str, error: str | None = None) -> None:
+        session.update(status=status, calls=cached.calls, cache_hits=cached.hits,
+                       prompt_tokens_evaluated=cached.prompt_tokens_evaluated,
+                       wall_s=round(time.perf_counter() - started, 3))
+        if error:
+            session["error"] = error
+        responses, _ = read_responses(root / RESPONSES_FILE)
+        statuses = [r["status"] for r in responses]
+        info["status"] = status
+        info["counts"] = {
+            "items": len(selected) * len(subjects),
+            "responses": len(responses),
+            "ok": statuses.count("ok"),
+            "invalid": statuses.count("invalid"),
+            "too_long": statuses.count("too_long"),
+            "errors": statuses.count("error"),
+            "calls": sum(int(s.get("calls", 0)) for s in sessions),
+            "cache_hits": sum(int(s.get("cache_hits", 0)) for s in sessions),
+            "prompt_tokens_evaluated": sum(int(s.get("prompt_tokens_evaluated", 0)) for s in sessions),
+            "wall_s": round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 3),
+        }
+        write_json_atomic(run_file, info)
+
+    update_info("running")
+    log = ResponseLog(root / RESPONSES_FILE)
+    invalid = 0
+    last_save = time.monotonic()
+    try:
+        with _progress(progress, len(work)) as bar:
+            task = bar.add_task("run", total=len(work), rate="-", hits=0, calls=0, invalid=0)
+            for record in _answers(answerer, work, cached.max_concurrency):
+                log.append(record)
+                invalid += record["status"] == "invalid"
+                done_now = bar.tasks[task].completed + 1
+                elapsed = time.perf_counter() - started
+                bar.update(task, advance=1, rate=f"{done_now / elapsed:.2f}" if elapsed > 0 else "-",
+                           hits=cached.hits, calls=cached.calls, invalid=invalid)
+                if time.monotonic() - last_save > 10:
+                    update_info("running")
+                    last_save = time.monotonic()
+    except KeyboardInterrupt:
+        log.close()
+        update_info("interrupted")
+        raise
+    except ModelUnavailable as exc:
+        log.close()
+        update_info("failed", str(exc))
+        raise
+    log.close()
+    _compact(root, selected, subjects)
+    update_info("complete")
+    cache.close()
+    return load_run(root)
+
+
+def _answers(answerer: ItemAnswerer, work: list[tuple[Subject, Item]], concurrency: int) -> Iterator[dict[str, Any]]:
+    """Answers in work order (one at a time), or as they finish with ``concurrency`` calls in flight."""
+    if concurrency <= 1:
+        for subject, item in work:
+            yield answerer.answer(item, subject)
+        return
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    pending: set[Future[dict[str, Any]]] = set()
+    queue = iter(work)
+    try:
+        for subject, item in queue:
+            pending.add(pool.submit(answerer.answer, item, subject))
+            if len(pending) >= concurrency * 2:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _compact(root: Path, items: list[Item], subjects: list[Subject]) -> None:
+    """Rewrite responses.jsonl in dataset order, one line per (subject, item), keeping lines of other items."""
+    responses, _ = read_responses(root / RESPONSES_FILE)
+    by_key = {response_key(r): r for r in responses}
+    ordered = []
+    for subject in subjects:
+        for item in items:
+            if (record := by_key.pop((subject.id, item.id), None)) is not None:
+                ordered.append(record)
+    ordered.extend(by_key.values())  # answers beyond a smaller --limit are kept, never dropped
+    write_responses_atomic(root / RESPONSES_FILE, ordered)
