@@ -63,6 +63,7 @@ def generate(
         total = n
 
     skipped: list[SkippedRow] = []
+    recovered: list[SkippedRow] = []
     seen: dict[str, str] = {}
     with DatasetWriter(out, overwrite=force) as dataset_writer:
         dataset_writer.write_template(tpl.source_text)
@@ -78,6 +79,9 @@ def generate(
                                           hint="fix the row, or drop --strict to skip and report such rows")
                     skipped.append(outcome)
                     continue
+                if outcome.source.get("recovered"):
+                    recovered.append(SkippedRow(file=outcome.source.get("file"), line=outcome.source.get("line"),
+                                                reason=str(outcome.source["recovered"])))
                 seen[outcome.id] = f"{outcome.source.get('file', 'lexicon')}:{outcome.source.get('line', '')}"
                 dataset_writer.add_scenario(outcome)
                 for item in tpl.render(outcome):
@@ -95,6 +99,7 @@ def generate(
             factors=tpl.factors,
             conditions={c.name: c.levels for c in tpl.conditions},
             skipped=skipped,
+            recovered=recovered,
             **extra_manifest,
         )
         dataset_writer.finish(manifest)

@@ -135,16 +135,45 @@ class SplitRule(Strict):
     by: Literal["sentences"] = "sentences"
 
 
+class TableFile(Strict):
+    """One file of a zipped layout: which file names it matches and the columns it holds."""
+
+    match: str = Field(description="glob pattern on the file name (e.g. 'cc_*.csv')")
+    columns: list[str] = Field(min_length=1, description="as TableLayout.columns, for files matching `match`")
+
+
+class Extract(Strict):
+    """A variable taken from part of another column's text: the first capture group of ``pattern``."""
+
+    source: str = Field(description="the column (variable or '_' metadata name) to search")
+    pattern: str = Field(description="a regular expression with one capture group (re.search)")
+
+
 class TableLayout(Strict):
     separator: str = ","
     header: bool = Field(False, description="the first row names the columns")
     columns: list[str] = Field(
-        min_length=1,
+        default_factory=list,
         description="variable names in column order (no header) or header names mapped by `rename`; "
         "names starting with '_' are kept as row metadata",
     )
+    files: list[TableFile] = Field(
+        default_factory=list,
+        description="zipped layout: one scenario combines row i of one file per entry (instead of `columns`)",
+    )
     rename: dict[str, str] = Field(default_factory=dict, description="header name → variable name")
     split: dict[Name, SplitRule] = Field(default_factory=dict)
+    extract: dict[Name, Extract] = Field(default_factory=dict)
+    recover: bool = Field(False, description="repair rows where a line break or separator was lost, "
+                          "when the repair is unambiguous (reported in the manifest's `recovered`)")
+
+    @model_validator(mode="after")
+    def _columns_or_files(self) -> TableLayout:
+        if bool(self.columns) == bool(self.files):
+            raise ValueError("give either `columns` (one file per scenario) or `files` (a zipped layout)")
+        if len(self.files) == 1:
+            raise ValueError("a zipped layout (`files`) needs two or more entries; use `columns` for one")
+        return self
 
 
 class PythonHook(Strict):

@@ -571,13 +571,31 @@ class _Validator:
         if table is None:
             return
         produced = set()
-        for i, column in enumerate(table.columns):
-            name = table.rename.get(column, column)
-            if name.startswith("_"):
-                continue
-            if name not in self.spec.variables and name not in table.split:
-                raise self.error(f"table column {column!r} is not a variable (prefix with '_' to keep it as "
-                                 "row metadata)", ("table", "columns", i))
+        all_columns: set[str] = set()
+        column_lists: list[tuple[list[str], Path_]] = [(table.columns, ("table", "columns"))]
+        column_lists += [(f.columns, ("table", "files", j, "columns")) for j, f in enumerate(table.files)]
+        for columns, loc in column_lists:
+            for i, column in enumerate(columns):
+                name = table.rename.get(column, column)
+                all_columns.add(name)
+                if name.startswith("_"):
+                    continue
+                if name not in self.spec.variables and name not in table.split:
+                    raise self.error(f"table column {column!r} is not a variable (prefix with '_' to keep it as "
+                                     "row metadata)", (*loc, i))
+                produced.add(name)
+        for name, extract in table.extract.items():
+            if name not in self.spec.variables:
+                raise self.error(f"extract target {name!r} is not a variable", ("table", "extract", name))
+            if extract.source not in all_columns:
+                raise self.error(f"extract source {extract.source!r} is not a column of the table",
+                                 ("table", "extract", name, "source"))
+            try:
+                if re.compile(extract.pattern).groups < 1:
+                    raise self.error("the pattern needs a capture group (...) for the value",
+                                     ("table", "extract", name, "pattern"))
+            except re.error as exc:
+                raise self.error(f"invalid regular expression: {exc}", ("table", "extract", name, "pattern")) from None
             produced.add(name)
         for name, rule in table.split.items():
             for j, part in enumerate(rule.into):
