@@ -116,12 +116,22 @@ class Report:
     html_path: Path
     summary_path: Path
     results: dict[str, AnalysisResult]
-    data: ResponseData
+    data: ResponseData | None  # None when read back from disk (a study skipping a finished stage)
     summary: dict[str, Any]
 
     @property
     def skipped(self) -> dict[str, str]:
-        return {name: r.reason or "" for name, r in self.results.items() if r.status == "skipped"}
+        return {name: str(entry.get("reason") or "") for name, entry in self.summary.get("analyses", {}).items()
+                if entry.get("status") == "skipped"}
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Report:
+        """A finished report directory read back (numbers from summary.json; no frames or figures)."""
+        import json
+
+        root = Path(path)
+        summary = json.loads((root / "summary.json").read_text(encoding="utf-8"))
+        return cls(root, root / "report.html", root / "summary.json", {}, None, summary)
 
 
 def analyze(

@@ -38,17 +38,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def print_report(report: Report, console: Console | None = None) -> None:
     """Headline numbers, analyses that did not apply, and where the report is."""
     console = console or Console()
-    accuracy = report.results.get("accuracy")
-    if accuracy is not None and accuracy.status == "ok":
+    settings = report.summary.get("settings", {})
+    accuracy = report.summary.get("analyses", {}).get("accuracy", {})
+    if accuracy.get("status") == "ok":
         table = Table(title="accuracy")
-        for column in ("subject", "n", "accuracy", f"{int(report.summary['settings']['level'] * 100)}% CI",
-                       "chance", "invalid"):
+        for column in ("subject", "n", "accuracy", f"{round(settings.get('level', 0.95) * 100)}% CI", "chance",
+                       "invalid", "failed"):
             table.add_column(column)
-        for _, r in accuracy.tables["overall"].iterrows():
-            table.add_row(escape(str(r["subject"])), str(r["n"]), f"{r['accuracy']:.3f}",
-                          f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", f"{r['chance']:.2f}", str(r["n_invalid"]))
+        for subject, r in accuracy["numbers"]["overall"].items():
+            low, high = (v if v is not None else float("nan") for v in r["ci"])
+            value = r["accuracy"] if r["accuracy"] is not None else float("nan")
+            table.add_row(escape(subject), str(r["n"]), f"{value:.3f}", f"[{low:.3f}, {high:.3f}]",
+                          f"{r['chance']:.2f}", str(r["n_invalid"]), str(r["n_failed"]))
         console.print(table)
-    requested = set(report.summary["settings"]["requested"])
+    requested = set(settings.get("requested", []))
     for name, reason in report.skipped.items():
         style = "yellow" if name in requested else "dim"
         label = "requested analysis not applicable" if name in requested else "not applicable"

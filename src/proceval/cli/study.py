@@ -1,0 +1,44 @@
+"""`proceval study`: run every stage of a study file, resuming what is done."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from proceval.cli.analyze import print_report
+from proceval.study import load_study, run_study, stage_hashes
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "study",
+        help="run a study file: generate, run every subject, analyse (skipping finished stages)",
+        description="Run each stage of STUDY (a YAML file) once into --out: dataset/, runs/<subject>/, report/. "
+        "Stages whose outputs exist and whose inputs are unchanged are skipped, so an interrupted study resumes.",
+    )
+    parser.add_argument("study", type=Path, help="study file (YAML), e.g. examples/tom-demo/study.yaml")
+    parser.add_argument("--out", type=Path, help="study directory (default runs/STUDY-NAME)")
+    parser.add_argument("--force", action="store_true", help="redo every stage")
+    parser.add_argument("--check", action="store_true", help="only check the study file and show the stages")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    loaded = load_study(args.study)
+    out = args.out or Path("runs") / loaded.study.name
+    if args.check:
+        console.print(f"[green]ok[/] {escape(str(args.study))}: study {escape(loaded.study.name)}")
+        for stage, digest in stage_hashes(loaded, out).items():
+            console.print(f"  {escape(stage)}  inputs {digest}")
+        return 0
+    result = run_study(loaded, out=out, force=args.force, log=lambda line: console.print(escape(line)))
+    for outcome in result.stages:
+        style = {"ran": "green", "resumed": "green", "skipped": "dim"}[outcome.status]
+        note = f" ({escape(outcome.reason)})" if outcome.reason else ""
+        console.print(f"[{style}]{outcome.status:>8}[/] {escape(outcome.stage)} → {escape(str(outcome.output))}{note}")
+    print_report(result.report, console)
+    return 0

@@ -1,0 +1,365 @@
+"""Study files: one YAML file names every stage (dataset, subjects, human data, analyses) and
+:func:`run_study` runs each stage once, skipping stages whose outputs exist and whose inputs are unchanged.
+
+    from proceval.study import load_study, run_study
+    result = run_study("examples/tom-demo/study.yaml", out="runs/demo")
+    result.report.html_path
+
+Layout of ``out``::
+
+    dataset/            the generated dataset directory
+    runs/<subject>/     one run directory per subject
+    report/             report.html, summary.json, tables/, figures/
+    study-state.json    the input hash each finished stage was made from
+
+A stage is skipped when its output exists and the hash of its inputs (settings, the files it reads, the
+proceval version for built-in templates) equals the recorded one. A stage whose inputs changed is redone
+from scratch; a run interrupted part-way resumes (the run engine completes what is missing).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from proceval import __version__
+from proceval.errors import StudyError
+from proceval.ids import canonical_json, content_id, file_sha256
+
+STATE_FILE = "study-state.json"
+
+
+class DatasetSpec(BaseModel):
+    """Where the items come from: a template filled from its lexicon (``n``), from table files, or a writer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(description="built-in template name or a YAML file (relative to the study file)")
+    n: int | None = Field(None, ge=1, description="scenarios to fill from the lexicon or the writer")
+    from_files: list[str] = Field(default_factory=list, alias="from",
+                                  description="table files of filled rows (relative to the study file)")
+    writer: str | None = Field(None, description="model spec of an LLM that fills the template")
+    seed: int | None = Field(None, description="generation seed (default: the study's seed)")
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if self.from_files and self.writer:
+            raise ValueError("choose one scenario source: 'from' (table files) or 'writer', not both")
+        if not self.from_files and self.n is None:
+            raise ValueError("say how many scenarios to fill with 'n', or import rows with 'from'")
+        return self
+
+
+class SubjectSpec(BaseModel):
+    """A model given the items, with its prompting and scoring."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, description="run directory name (default: derived from the model spec)")
+    model: str = Field(description="model spec, e.g. local/smollm2-135m or openai/NAME")
+    strategy: Literal["zero-shot", "cot", "few-shot"] = "zero-shot"
+    scoring: Literal["auto", "logprob", "generate"] = "auto"
+    system: str | None = None
+    k_shots: int = Field(3, ge=0)
+    limit: int | None = Field(None, ge=1)
+    seed: int | None = None
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+    option_format: str = "letters"
+    options: dict[str, Any] = Field(default_factory=dict, description="backend options, e.g. base_url")
+
+    @property
+    def run_name(self) -> str:
+        if self.name:
+            return self.name
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.model).strip("-")
+        return f"{slug}-{self.strategy}"
+
+
+class AnalysisSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    analyses: list[str] | None = Field(None, description="analyses to run (default: all that apply)")
+    n_boot: int = Field(2000, ge=100)
+    level: float = Field(0.95, gt=0, lt=1)
+    seed: int | None = None
+    title: str | None = None
+
+
+class Study(BaseModel):
+    """A study file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str | None = None
+    seed: int = 0
+    dataset: DatasetSpec
+    subjects: list[SubjectSpec] = Field(min_length=1)
+    humans: str | None = Field(None, description="long table of human answers (relative to the study file)")
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+
+    @model_validator(mode="after")
+    def _unique_runs(self) -> Study:
+        names = [s.run_name for s in self.subjects]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"two subjects would write the same run directory {twice}: give them distinct 'name's")
+        return self
+
+
+@dataclass
+class LoadedStudy:
+    study: Study
+    path: Path
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the study file, relative to the file's directory."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.path.parent / path
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+_MODELS_AT: dict[str, type[BaseModel]] = {"": Study, "dataset": DatasetSpec, "subjects": SubjectSpec, "analysis": AnalysisSpec}
+
+
+def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
+    """Read and check a study file. Errors name the file, line and field, with the known keys for typos."""
+    from proceval.templates.yamlio import format_loc, load_yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise StudyError("no such study file", file=file)
+    data, lines = load_yaml(file.read_text(encoding="utf-8"), file, StudyError)
+    if not isinstance(data, dict):
+        raise StudyError("a study file is a mapping of keys (name, dataset, subjects, ...)", file=file, line=1)
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as exc:
+        # A typo'd key also makes a required key "missing": report the unknown key first, it is the cause.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        error = errors[0]
+        loc = tuple(error["loc"])
+        line = lines.line_for(loc)
+        if error["type"] == "extra_forbidden":
+            section = str(loc[0]) if len(loc) > 1 else ""
+            known = _field_names(_MODELS_AT.get(section, Study))
+            guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = (f"did you mean {guess[0]!r}? " if guess else "") + f"known keys here: {', '.join(known)}"
+            raise StudyError(f"unknown key {loc[-1]!r}", file=file, line=line, field=format_loc(loc),
+                             hint=hint) from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        hint = "see docs/study.md for the keys of a study file"
+        if len(errors) > 1:
+            hint += f" ({len(errors) - 1} more problem(s) after this one)"
+        raise StudyError(message, file=file, line=line, field=format_loc(loc) if loc else None, hint=hint) from None
+    loaded = LoadedStudy(study, file)
+    for relative, where in [(study.humans, ("humans",))] + [(f, ("dataset", "from", i))
+                                                             for i, f in enumerate(study.dataset.from_files)]:
+        if relative is not None and not loaded.resolve(relative).is_file():
+            raise StudyError(f"no such file {relative!r} (paths are relative to the study file)", file=file,
+                             line=lines.line_for(where), field=format_loc(where))
+    return loaded
+
+
+@dataclass
+class StageOutcome:
+    stage: str
+    status: Literal["ran", "skipped", "resumed"]
+    output: Path
+    reason: str = ""
+
+
+@dataclass
+class StudyResult:
+    out: Path
+    dataset: Any
+    runs: list[Path]
+    report: Any
+    stages: list[StageOutcome] = field(default_factory=list)
+
+
+class _State:
+    def __init__(self, out: Path) -> None:
+        self.path = out / STATE_FILE
+        self.data: dict[str, Any] = {}
+        if self.path.is_file():
+            try:
+                self.data = json.loads(self.path.read_text(encoding="utf-8"))
+            except ValueError:
+                self.data = {}
+
+    def matches(self, stage: str, digest: str) -> bool:
+        return bool(self.data.get(stage, {}).get("hash") == digest)
+
+    def recorded(self, stage: str) -> bool:
+        return stage in self.data
+
+    def record(self, stage: str, digest: str, output: Path) -> None:
+        self.data[stage] = {"hash": digest, "output": str(output)}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def forget(self, stage: str) -> None:
+        if self.data.pop(stage, None) is not None:
+            self.record_all()
+
+    def record_all(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+
+
+def _template_identity(loaded: LoadedStudy) -> dict[str, Any]:
+    from proceval.templates import builtin_templates
+
+    spec = loaded.study.dataset.template
+    builtins = builtin_templates()
+    if spec in builtins:
+        lexicon = builtins[spec].with_name(f"{spec}_lexicon.yaml")
+        return {"builtin": spec, "sha256": file_sha256(str(builtins[spec])), "proceval": __version__,
+                "lexicon": file_sha256(str(lexicon)) if lexicon.is_file() else None}
+    path = loaded.resolve(spec)
+    if not path.is_file():
+        raise StudyError(f"no built-in template or file named {spec!r}", file=loaded.path, field="dataset.template",
+                         hint=f"built-in templates: {', '.join(builtins)}; file paths are relative to the study file")
+    return {"file": str(path), "sha256": file_sha256(str(path))}
+
+
+def _file_digest(path: Path) -> str:
+    return file_sha256(str(path)) if path.is_file() else "missing"
+
+
+def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
+    """The input hash of every stage (the dataset's hash feeds the runs', the runs' feed the report's)."""
+    study = loaded.study
+    spec = study.dataset
+    generate_inputs = {"template": _template_identity(loaded), "n": spec.n, "writer": spec.writer,
+                       "seed": study.seed if spec.seed is None else spec.seed, "strict": spec.strict,
+                       "from": [_file_digest(loaded.resolve(f)) for f in spec.from_files]}
+    hashes = {"generate": content_id("generate", generate_inputs, length=24)}
+    for subject in study.subjects:
+        settings = subject.model_dump(exclude={"name"})
+        settings["seed"] = study.seed if subject.seed is None else subject.seed
+        hashes[f"run:{subject.run_name}"] = content_id("run", hashes["generate"], settings, length=24)
+    analysis = study.analysis.model_dump()
+    analysis["seed"] = study.seed if analysis["seed"] is None else analysis["seed"]
+    humans = _file_digest(loaded.resolve(study.humans)) if study.humans else None
+    runs = [hashes[f"run:{s.run_name}"] for s in study.subjects]
+    hashes["analyze"] = content_id("analyze", runs, humans, analysis, __version__, length=24)
+    return hashes
+
+
+def run_study(
+    study: str | os.PathLike[str] | LoadedStudy,
+    *,
+    out: str | os.PathLike[str],
+    force: bool = False,
+    progress: bool = True,
+    log: Any = None,
+) -> StudyResult:
+    """Run every stage of ``study`` into ``out``, skipping stages that are done with the same inputs.
+
+    ``force`` redoes every stage. ``log`` (a callable taking one line) hears what each stage does.
+    """
+    from proceval.analysis import analyze
+    from proceval.dataset import Dataset
+    from proceval.generate import generate
+    from proceval.run import run_dataset
+
+    loaded = study if isinstance(study, LoadedStudy) else load_study(study)
+    spec = loaded.study
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    say = log or (lambda line: None)
+    state = _State(root)
+    hashes = stage_hashes(loaded, root)
+    stages: list[StageOutcome] = []
+
+    def done(stage: str, output: Path, marker: str) -> bool:
+        return not force and state.matches(stage, hashes[stage]) and (output / marker).is_file()
+
+    dataset_dir = root / "dataset"
+    if done("generate", dataset_dir, "manifest.json"):
+        dataset = Dataset.load(dataset_dir)
+        stages.append(StageOutcome("generate", "skipped", dataset_dir, "unchanged inputs"))
+    else:
+        redo = dataset_dir.exists()
+        say(f"generate: {spec.dataset.template} → {dataset_dir}")
+        dataset = generate(
+            str(_template_arg(loaded)), out=dataset_dir, n=spec.dataset.n,
+            seed=spec.seed if spec.dataset.seed is None else spec.dataset.seed,
+            from_files=[loaded.resolve(f) for f in spec.dataset.from_files], strict=spec.dataset.strict,
+            force=redo, writer=spec.dataset.writer, progress=progress,
+        )
+        state.record("generate", hashes["generate"], dataset_dir)
+        stages.append(StageOutcome("generate", "ran", dataset_dir,
+                                   "inputs changed" if redo else f"{dataset.manifest.n_items} items"))
+
+    run_dirs = []
+    for subject in spec.subjects:
+        stage = f"run:{subject.run_name}"
+        run_dir = root / "runs" / subject.run_name
+        run_dirs.append(run_dir)
+        if done(stage, run_dir, "run.json"):
+            stages.append(StageOutcome(stage, "skipped", run_dir, "unchanged inputs"))
+            continue
+        # Same inputs but unfinished: resume. Recorded with other inputs (or forced): start over.
+        changed = force or (state.recorded(stage) and not state.matches(stage, hashes[stage]))
+        resumed = run_dir.exists() and not changed
+        if changed:
+            state.forget(stage)
+        say(f"run: {subject.model} ({subject.strategy}, {subject.scoring}) → {run_dir}")
+        run_dataset(
+            dataset, subject.model, run_dir, strategy=subject.strategy, scoring=subject.scoring,
+            system=subject.system, k_shots=subject.k_shots, limit=subject.limit,
+            seed=spec.seed if subject.seed is None else subject.seed, temperature=subject.temperature,
+            max_tokens=subject.max_tokens, option_format=subject.option_format, progress=progress,
+            force=changed and run_dir.exists(), **subject.options,
+        )
+        state.record(stage, hashes[stage], run_dir)
+        stages.append(StageOutcome(stage, "resumed" if resumed else "ran", run_dir))
+
+    report_dir = root / "report"
+    if done("analyze", report_dir, "report.html"):
+        from proceval.analysis import Report
+
+        report: Any = Report.read(report_dir)
+        stages.append(StageOutcome("analyze", "skipped", report_dir, "unchanged inputs"))
+    else:
+        say(f"analyze: {len(run_dirs)} run(s) → {report_dir}")
+        analysis = spec.analysis
+        report = analyze(
+            run_dirs, out=report_dir, dataset=dataset,
+            humans=loaded.resolve(spec.humans) if spec.humans else None, analyses=analysis.analyses,
+            seed=spec.seed if analysis.seed is None else analysis.seed, n_boot=analysis.n_boot,
+            level=analysis.level, title=analysis.title or f"{spec.name}: {spec.description or spec.dataset.template}",
+            progress=progress,
+        )
+        state.record("analyze", hashes["analyze"], report_dir)
+        stages.append(StageOutcome("analyze", "ran", report_dir))
+    return StudyResult(root, dataset, run_dirs, report, stages)
+
+
+def _template_arg(loaded: LoadedStudy) -> str | Path:
+    from proceval.templates import builtin_templates
+
+    name = loaded.study.dataset.template
+    return name if name in builtin_templates() else loaded.resolve(name)
+
+
+def study_schema() -> str:
+    """The JSON schema of study files (for editors and docs)."""
+    return canonical_json(Study.model_json_schema(by_alias=True))

@@ -1,0 +1,124 @@
+"""Study files: typos named with their line, and stages skipped when their inputs are unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from proceval.cli.main import main
+from proceval.errors import StudyError
+from proceval.study import load_study, run_study, stage_hashes
+from tests.models.tinyhf import build_tiny_hf
+
+REPO = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+name: t
+seed: 3
+dataset:
+  template: tom
+  n: 1
+subjects:
+  - model: local/smollm2-135m
+    strategy: zero-shot
+analysis:
+  n_boot: 200
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("text", "line", "needle"), [
+    (GOOD.replace("subjects:", "subjetcs:"), 6, "did you mean 'subjects'"),
+    (GOOD.replace("    strategy: zero-shot", "    strategy: zero-shot\n    temprature: 0.5"), 9,
+     "did you mean 'temperature'"),
+    (GOOD.replace("strategy: zero-shot", "strategy: zeroshot"), 8, "subjects.0.strategy"),
+    (GOOD.replace("  n: 1\n", ""), 3, "say how many scenarios"),
+    (GOOD.replace("  n_boot: 200", "  n_boot: 200\n  nboot: 3"), 11, "did you mean 'n_boot'"),
+    (GOOD + "humans: answers.csv\n", 11, "no such file 'answers.csv'"),
+])
+def test_mistakes_name_file_line_and_field(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    assert info.value.line == line, str(info.value)
+    assert needle in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_duplicate_run_names_are_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("analysis:", "  - model: local/smollm2-135m\n    strategy: zero-shot\nanalysis:")
+    with pytest.raises(StudyError, match="same run directory"):
+        load_study(write(tmp_path, text))
+
+
+def test_shipped_examples_are_valid() -> None:
+    for example in ("tom-demo", "bigtom"):
+        loaded = load_study(REPO / "examples" / example / "study.yaml")
+        assert loaded.study.subjects
+
+
+def test_hashes_follow_inputs(tmp_path: Path) -> None:
+    base = stage_hashes(load_study(write(tmp_path, GOOD)), tmp_path)
+    more_boot = stage_hashes(load_study(write(tmp_path, GOOD.replace("n_boot: 200", "n_boot: 300"))), tmp_path)
+    assert more_boot["generate"] == base["generate"]
+    assert more_boot["run:local-smollm2-135m-zero-shot"] == base["run:local-smollm2-135m-zero-shot"]
+    assert more_boot["analyze"] != base["analyze"]
+    other_seed = stage_hashes(load_study(write(tmp_path, GOOD.replace("seed: 3", "seed: 4"))), tmp_path)
+    assert len({other_seed[k] for k in base} & set(base.values())) == 0  # the seed feeds every stage
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("transformers")
+    return build_tiny_hf(tmp_path_factory.mktemp("tinyhf") / "model")
+
+
+@pytest.mark.slow
+def test_study_runs_once_then_skips_and_redoes_only_what_changed(tmp_path: Path, tiny_model: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    text = f"""\
+name: tiny
+seed: 0
+dataset:
+  template: tom
+  n: 1
+subjects:
+  - name: tiny
+    model: hf/{tiny_model}
+    scoring: logprob
+    limit: 10
+    options: {{n_threads: 1}}
+analysis:
+  n_boot: 200
+"""
+    study = write(tmp_path, text)
+    out = tmp_path / "out"
+    first = run_study(study, out=out, progress=False)
+    assert [s.status for s in first.stages] == ["ran", "ran", "ran"]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert summary["analyses"]["accuracy"]["numbers"]["overall"][f"hf/{tiny_model}"]["n"] == 10
+    made = (out / "runs" / "tiny" / "responses.jsonl").stat().st_mtime_ns
+
+    again = run_study(study, out=out, progress=False)
+    assert [s.status for s in again.stages] == ["skipped", "skipped", "skipped"]
+    assert (out / "runs" / "tiny" / "responses.jsonl").stat().st_mtime_ns == made
+
+    write(tmp_path, text.replace("n_boot: 200", "n_boot: 150"))
+    changed = run_study(study, out=out, progress=False)
+    assert [s.status for s in changed.stages] == ["skipped", "skipped", "ran"]
+    assert json.loads((out / "report" / "summary.json").read_text())["settings"]["n_boot"] == 150
+
+    write(tmp_path, text.replace("limit: 10", "limit: 12"))
+    assert main(["study", str(study), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped generate" in " ".join(printed.split())
+    assert str(out / "report" / "report.html") in printed.replace("\n", "")
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert summary["analyses"]["accuracy"]["numbers"]["overall"][f"hf/{tiny_model}"]["n"] == 12
