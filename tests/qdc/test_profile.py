@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import choice_item, write_dataset
+from tests.conftest import choice_item, write_dataset
 from proceval.cli.main import main
 from proceval.dataset import Scenario
 from proceval.errors import AnalysisError, DatasetError
