@@ -122,3 +122,13 @@ analysis:
     assert str(out / "report" / "report.html") in printed.replace("\n", "")
     summary = json.loads((out / "report" / "summary.json").read_text())
     assert summary["analyses"]["accuracy"]["numbers"]["overall"][f"hf/{tiny_model}"]["n"] == 12
+
+
+def test_docs_study_example_is_a_valid_study(tmp_path: Path) -> None:
+    import re
+
+    text = (REPO / "docs" / "study.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert block is not None
+    loaded = load_study(write(tmp_path, block.group(1)))
+    assert [s.run_name for s in loaded.study.subjects] == ["smollm2-zero-shot", "smollm2-cot"]

@@ -13,7 +13,7 @@ from proceval.errors import AnalysisError
 TRUE = {"structure": -0.6, "evitability": 0.35, "action": 0.0}
 
 
-def simulate(seed: int = 1, participants: int = 40, scenarios: int = 8) -> pd.DataFrame:
+def simulate(seed: int = 1, participants: int = 30, scenarios: int = 8) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     person = rng.normal(0, 0.5, participants)
     scenario = rng.normal(0, 0.4, scenarios)
