@@ -365,7 +365,12 @@ def load_responses(
     humans_path = Path(humans) if humans is not None else None
     stats: dict[str, Any] = {}
     if humans_path is not None:
-        human_rows, stats = _human_rows(read_humans(humans_path), items, factors, humans_path)
+        from proceval.human_data import find_mapping, import_humans
+
+        # a table in its own layout, with a mapping beside it (docs/families.md), is matched to items first
+        mapping = find_mapping(humans_path)
+        table = import_humans(humans_path, resolved, mapping).table if mapping else read_humans(humans_path)
+        human_rows, stats = _human_rows(table, items, factors, humans_path)
         rows.extend(human_rows)
     frame = pd.DataFrame.from_records(rows)
     frame["correct"] = frame["correct"].astype(float)

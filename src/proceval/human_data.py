@@ -1,0 +1,320 @@
+"""Import human responses from a table whose columns do not match item ids.
+
+A published human data file names participants, scenarios and condition factors in its own way (e.g.
+OffTheRails: ``worker_id``, ``scenario_id``, ``causal_structure`` = 1 for "means", one column per question).
+A small mapping says which column gives what; :func:`import_humans` finds, for every row and question, the
+dataset item with that scenario, condition and question, and returns the long table of ``docs/formats.md``
+(``participant``, ``item_id``, ``response``, optional ``rt_ms``, then kept columns).
+
+Rows that match no item are never dropped: they stay in the long table with an empty ``item_id`` and the
+reason in ``unmatched`` (so ``proceval analyze`` counts them as unknown items), and are listed in
+:attr:`HumanImport.unmatched` with their line. The mapping lives in a YAML file beside the data
+(``DATA.mapping.yaml``, found by :func:`find_mapping`) or is passed in directly::
+
+    participant: worker_id
+    scenario: {column: scenario_id, by: record, base: 0}   # record k+1 of the imported files is scenario k
+    factors:
+      structure: {column: causal_structure, values: {1: means, 0: side_effect}}
+    questions: {permissibility: permissibility_rating, intention: intention_rating}   # one column per question
+    keep: [split]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from proceval.dataset import Dataset, Scenario
+from proceval.errors import HumansError
+
+MAPPING_SUFFIX = ".mapping.yaml"
+LONG_COLUMNS = ["participant", "item_id", "response", "rt_ms"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _text_keys(values: dict[Any, Any]) -> dict[str, str]:
+    """YAML reads ``1: means`` with an int key; cells are read as text, so compare as text."""
+    return {_cell(k): str(v) for k, v in values.items()}
+
+
+class ColumnMap(_Strict):
+    column: str
+    values: dict[str, str] = Field(default_factory=dict, description="cell value → level (others kept as is)")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _text_keys(cls, values: Any) -> Any:
+        return _text_keys(values) if isinstance(values, dict) else values
+
+
+class ScenarioMap(_Strict):
+    column: str
+    by: Literal["record", "id", "variable"] = Field(
+        "record", description="record: the row number in the imported table file(s); id: the scenario id; "
+        "variable: the value of one of the scenario's variables")
+    base: int = Field(1, description="for by=record: the value that names the first row (0 or 1)")
+    variable: str | None = Field(None, description="for by=variable: the variable to compare")
+    file: str | None = Field(None, description="only scenarios imported from files matching this glob")
+
+    @model_validator(mode="after")
+    def _variable_given(self) -> ScenarioMap:
+        if self.by == "variable" and not self.variable:
+            raise ValueError("by: variable needs `variable: NAME`")
+        return self
+
+
+class HumanMapping(_Strict):
+    """Which columns of a human data table give the participant, scenario, condition, question and response."""
+
+    participant: str
+    scenario: ScenarioMap
+    factors: dict[str, ColumnMap | str] = Field(default_factory=dict)
+    questions: dict[str, str] = Field(default_factory=dict, description="wide table: question name → column")
+    question: ColumnMap | None = Field(None, description="long table: the column naming the question")
+    response: str | None = Field(None, description="long table: the response column")
+    rt_ms: str | None = None
+    keep: list[str] = Field(default_factory=list, description="columns copied into the long table")
+    separator: str = ","
+
+    @model_validator(mode="after")
+    def _wide_or_long(self) -> HumanMapping:
+        if bool(self.questions) == bool(self.question or self.response):
+            raise ValueError("give either `questions` (one response column per question) or `question` and "
+                             "`response` (a column naming the question and one response column)")
+        if (self.question is None) != (self.response is None):
+            raise ValueError("a long table needs both `question` and `response`")
+        return self
+
+    def factor_map(self, factor: str) -> ColumnMap | None:
+        spec = self.factors.get(factor)
+        return ColumnMap(column=spec) if isinstance(spec, str) else spec
+
+    def used_columns(self) -> list[str]:
+        columns = [self.participant, self.scenario.column]
+        columns += [(ColumnMap(column=s) if isinstance(s, str) else s).column for s in self.factors.values()]
+        columns += list(self.questions.values())
+        columns += [c for c in (self.question.column if self.question else None, self.response, self.rt_ms) if c]
+        return [*columns, *self.keep]
+
+
+@dataclass
+class HumanImport:
+    """The long table, the rows that matched no item (with reasons), and counts."""
+
+    table: pd.DataFrame
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out: str | os.PathLike[str]) -> Path:
+        """Write the long table as CSV (``.csv``) or JSONL (``.jsonl``)."""
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".jsonl":
+            self.table.to_json(path, orient="records", lines=True, force_ascii=False)
+        else:
+            self.table.to_csv(path, index=False)
+        return path
+
+    def summary(self) -> str:
+        s = self.stats
+        text = (f"{s['rows']} rows → {s['answers']} answers: {s['matched']} matched to items, "
+                f"{s['unmatched']} unmatched, from {s['participants']} participants")
+        for reason, count in s.get("unmatched_reasons", {}).items():
+            text += f"\n  {count} × {reason}"
+        return text
+
+
+def find_mapping(data: str | os.PathLike[str]) -> Path | None:
+    """The mapping file beside a data file (``ratings.csv`` → ``ratings.mapping.yaml``), if there is one."""
+    path = Path(data)
+    candidate = path.with_name(path.stem + MAPPING_SUFFIX)
+    return candidate if candidate.is_file() else None
+
+
+def load_mapping(source: str | os.PathLike[str] | dict[str, Any] | HumanMapping) -> HumanMapping:
+    """A mapping from a YAML file, a dict (e.g. a section of a study file) or an existing mapping."""
+    if isinstance(source, HumanMapping):
+        return source
+    file: Path | None = None
+    if isinstance(source, dict):
+        data: Any = source
+    else:
+        from proceval.templates.yamlio import load_yaml
+
+        file = Path(source)
+        if not file.is_file():
+            raise HumansError("no such mapping file", file=file)
+        data, _ = load_yaml(file.read_text(encoding="utf-8"), file, HumansError)
+    try:
+        return HumanMapping.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or None
+        raise HumansError(str(error["msg"]).removeprefix("Value error, "), file=file, field=where,
+                          hint="see docs/families.md (human data) for the mapping keys") from None
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _scenario_keys(dataset: Dataset, spec: ScenarioMap) -> dict[str, list[Scenario]]:
+    keys: dict[str, list[Scenario]] = {}
+    for scenario in dataset.iter_scenarios():
+        if spec.file and not fnmatch.fnmatch(str(scenario.source.get("file", "")), spec.file):
+            continue
+        if spec.by == "record":
+            record = scenario.source.get("record")
+            if record is None:
+                continue
+            key = str(int(record) - 1 + spec.base)
+        elif spec.by == "id":
+            key = scenario.id
+        else:
+            assert spec.variable is not None
+            key = str(scenario.variables.get(spec.variable, "")).strip()
+        keys.setdefault(key, []).append(scenario)
+    return keys
+
+
+def import_humans(
+    data: str | os.PathLike[str] | pd.DataFrame,
+    dataset: str | os.PathLike[str] | Dataset,
+    mapping: str | os.PathLike[str] | dict[str, Any] | HumanMapping | None = None,
+) -> HumanImport:
+    """Match every answer in ``data`` to an item of ``dataset`` through ``mapping``.
+
+    ``mapping`` defaults to the file beside ``data`` (:func:`find_mapping`). Every answer becomes one row of
+    the long table; answers that match no item keep an empty ``item_id`` and say why in ``unmatched``.
+    """
+    ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
+    file = None if isinstance(data, pd.DataFrame) else Path(data)
+    if mapping is None:
+        found = find_mapping(file) if file is not None else None
+        if found is None:
+            raise HumansError("no mapping for this human data file", file=file,
+                              hint=f"write one beside it as {Path(file or 'DATA').stem}{MAPPING_SUFFIX} "
+                                   "(see docs/families.md)")
+        mapping = found
+    spec = load_mapping(mapping)
+    table = data if isinstance(data, pd.DataFrame) else _read_table(Path(data), spec.separator)
+    missing = [c for c in spec.used_columns() if c not in table.columns]
+    if missing:
+        raise HumansError(f"the mapping names column(s) {', '.join(dict.fromkeys(missing))} that the table lacks",
+                          file=file, hint=f"the table's columns: {', '.join(map(str, table.columns))}")
+    factors = list(ds.manifest.factors)
+    unmapped = [f for f in factors if spec.factor_map(f) is None]
+    levels = {f: set(ds.manifest.factors[f]) for f in factors}
+    scenarios = _scenario_keys(ds, spec.scenario)
+    index: dict[tuple[str, tuple[tuple[str, str | None], ...], str], str] = {}
+    for item in ds.iter_items():
+        index[(item.scenario_id, tuple(sorted(item.condition.items())), item.question_name)] = item.id
+    questions = {item.question_name for item in ds.iter_items()}
+    rows: list[dict[str, Any]] = []
+    unmatched: list[dict[str, Any]] = []
+    reasons: Counter[str] = Counter()
+    for number, record in enumerate(table.to_dict("records")):
+        line = number + 2  # the header is line 1
+        if spec.questions:
+            answers = [(q, record[c]) for q, c in spec.questions.items()]
+        else:
+            assert spec.question is not None and spec.response is not None
+            raw_q = _cell(record[spec.question.column])
+            answers = [(spec.question.values.get(raw_q, raw_q), record[spec.response])]
+        problem, scenario, condition = _locate(record, spec, factors, unmapped, levels, scenarios)
+        for question, response in answers:
+            reason = problem
+            item_id = ""
+            if reason is None and question not in questions:
+                reason = f"question {question!r} is not a question of the dataset ({', '.join(sorted(questions))})"
+            if reason is None:
+                assert scenario is not None
+                item_id = index.get((scenario.id, condition, question), "")
+                if not item_id:
+                    reason = (f"no item for scenario {_cell(record[spec.scenario.column])} in condition "
+                              f"{dict(condition)} asking {question!r}")
+            if reason is None and _cell(response) == "":
+                reason = "empty response"
+                item_id = ""
+            row = {"participant": _cell(record[spec.participant]), "item_id": item_id, "response": _cell(response),
+                   "rt_ms": _cell(record[spec.rt_ms]) if spec.rt_ms else "", "question_name": question,
+                   "source_line": line}
+            for column in spec.keep:
+                row[column] = _cell(record[column])
+            row["unmatched"] = reason or ""
+            rows.append(row)
+            if reason:
+                reasons[_reason_kind(reason)] += 1
+                unmatched.append({"line": line, "question": question, "reason": reason})
+    long = pd.DataFrame.from_records(rows, columns=[*LONG_COLUMNS, "question_name", "source_line", *spec.keep,
+                                                    "unmatched"])
+    matched = long[long["item_id"] != ""]
+    stats = {
+        "file": str(file) if file else None,
+        "rows": len(table),
+        "answers": len(long),
+        "matched": len(matched),
+        "unmatched": len(unmatched),
+        "unmatched_reasons": dict(reasons.most_common()),
+        "participants": int(long["participant"].nunique()) if len(long) else 0,
+        "items": int(matched["item_id"].nunique()) if len(matched) else 0,
+        "dataset": str(ds.path),
+    }
+    return HumanImport(long, unmatched, stats)
+
+
+def _locate(record: dict[str, Any], spec: HumanMapping, factors: list[str], unmapped: list[str],
+            levels: dict[str, set[str]], scenarios: dict[str, list[Scenario]]
+            ) -> tuple[str | None, Scenario | None, tuple[tuple[str, str | None], ...]]:
+    """The scenario and condition a row names, or why it names none."""
+    if unmapped:
+        return f"the mapping gives no column for factor(s) {', '.join(unmapped)}", None, ()
+    condition: dict[str, str | None] = {}
+    for factor in factors:
+        column_map = spec.factor_map(factor)
+        assert column_map is not None
+        raw = _cell(record[column_map.column])
+        level = column_map.values.get(raw, raw)
+        if level not in levels[factor]:
+            return (f"factor {factor}: {column_map.column}={raw!r} is no level ({', '.join(sorted(levels[factor]))})",
+                    None, ())
+        condition[factor] = level
+    key = _cell(record[spec.scenario.column])
+    found = scenarios.get(key, [])
+    if not found:
+        return f"scenario {spec.scenario.column}={key!r} matches no scenario of the dataset", None, ()
+    if len(found) > 1:
+        files = sorted({str(s.source.get("file")) for s in found})
+        return (f"scenario {spec.scenario.column}={key!r} matches {len(found)} scenarios (from {', '.join(files)}); "
+                "narrow it with scenario.file"), None, ()
+    return None, found[0], tuple(sorted(condition.items()))
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its row-specific values, for counting."""
+    return reason.split("=")[0].split(" in condition")[0]
+
+
+def _read_table(path: Path, separator: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise HumansError("no such human data file", file=path)
+    try:
+        if path.suffix.lower() == ".jsonl":
+            return pd.read_json(path, lines=True, dtype=False)
+        return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise HumansError(f"unreadable human data: {exc}", file=path) from None

@@ -1,0 +1,89 @@
+"""Importing human answers from a table in its own layout, through a mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from proceval.analysis.data import load_responses
+from proceval.dataset import Scenario
+from proceval.errors import HumansError
+from proceval.human_data import find_mapping, import_humans, load_mapping
+from tests.conftest import choice_item, write_dataset
+
+MAPPING = {
+    "participant": "who",
+    "scenario": {"column": "story", "by": "record", "base": 0},
+    "factors": {"belief": {"column": "b", "values": {1: "true", 0: "false"}}},
+    "questions": {"q": "answer"},
+    "keep": ["batch"],
+}
+
+
+@pytest.fixture
+def dataset(tmp_path: Path):  # type: ignore[no-untyped-def]
+    items = [choice_item(s, {"belief": level}) for s in range(3) for level in ("true", "false")]
+    scenarios = [Scenario(id=items[2 * s].scenario_id, template="toy", variables={"x": str(s)},
+                          source={"kind": "table", "file": "rows.csv", "line": s + 1, "record": s + 1})
+                 for s in range(3)]
+    return write_dataset(tmp_path / "ds", items, scenarios, factors={"belief": ["true", "false"]})
+
+
+def test_rows_map_to_items_and_unmatched_rows_are_kept(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    table = pd.DataFrame({
+        "who": ["p1", "p1", "p2", "p2", "p3"],
+        "story": ["0", "2", "1", "7", "1"],       # scenario 7 does not exist
+        "b": ["1", "0", "0", "1", "2"],            # 2 is no level of belief
+        "answer": ["a", "b", "a", "a", "b"],
+        "batch": ["x", "x", "y", "y", "z"],
+    })
+    result = import_humans(table, dataset, MAPPING)
+    long = result.table
+    assert list(long.columns[:4]) == ["participant", "item_id", "response", "rt_ms"]
+    assert len(long) == 5 and list(long["batch"]) == ["x", "x", "y", "y", "z"]
+    items = dataset.item_map()
+    first = items[long.loc[0, "item_id"]]
+    assert first.condition == {"belief": "true"} and first.scenario_id == dataset.scenarios[0].id
+    assert items[long.loc[1, "item_id"]].scenario_id == dataset.scenarios[2].id
+    assert items[long.loc[1, "item_id"]].condition == {"belief": "false"}
+    # unmatched rows: kept with an empty item id and the reason, and listed by line
+    assert list(long["item_id"] == "") == [False, False, False, True, True]
+    assert [u["line"] for u in result.unmatched] == [5, 6]
+    assert "story='7' matches no scenario" in result.unmatched[0]["reason"]
+    assert "b='2' is no level" in result.unmatched[1]["reason"]
+    assert result.stats["matched"] == 3 and result.stats["unmatched"] == 2
+    assert "2 unmatched" in result.summary()
+
+
+def test_long_layout_and_mapping_file_beside_the_data(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "answers.csv"
+    data.write_text("who,story,b,which,value,ms\np1,0,1,Q1,a,1200\np1,1,0,Q9,b,900\n", encoding="utf-8")
+    (tmp_path / "answers.mapping.yaml").write_text(
+        "participant: who\nscenario: {column: story, by: record, base: 0}\n"
+        "factors: {belief: {column: b, values: {1: 'true', 0: 'false'}}}\n"
+        "question: {column: which, values: {Q1: q}}\nresponse: value\nrt_ms: ms\n", encoding="utf-8")
+    assert find_mapping(data) == tmp_path / "answers.mapping.yaml"
+    result = import_humans(data, dataset)
+    assert list(result.table["rt_ms"]) == ["1200", "900"]
+    assert result.table.loc[0, "item_id"] != "" and result.table.loc[1, "item_id"] == ""
+    assert "question 'Q9' is not a question" in result.unmatched[0]["reason"]
+    # the analysis loader converts through the mapping and counts the unmatched row as an unknown item
+    responses = load_responses([], dataset=dataset.path, humans=data)
+    assert responses.human_stats["used"] == 1 and responses.human_stats["unknown_items"] == 1
+
+
+def test_mapping_errors_name_the_problem(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(HumansError, match="either `questions`"):
+        load_mapping({**MAPPING, "response": "answer"})
+    with pytest.raises(HumansError, match=r"column.*nope"):
+        import_humans(pd.DataFrame({"who": [], "story": [], "b": [], "answer": []}), dataset,
+                      {**MAPPING, "keep": ["nope"]})
+    lonely = tmp_path / "lonely.csv"
+    lonely.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(HumansError, match="no mapping"):
+        import_humans(lonely, dataset)
+    unmapped = import_humans(pd.DataFrame({"who": ["p"], "story": ["0"], "answer": ["a"]}), dataset,
+                             {**MAPPING, "factors": {}, "keep": []})
+    assert "gives no column for factor(s) belief" in unmapped.unmatched[0]["reason"]
