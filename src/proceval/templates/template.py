@@ -200,7 +200,9 @@ def load_template_text(text: str, path: Path | None = None, display: str | None 
 
 
 def _pydantic_error(exc: ValidationError, lines: LineMap, where: str) -> TemplateError:
-    first = exc.errors()[0]
+    # a typo shows up as an unknown key plus a missing one: report the typo, it is the cause
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
     loc: Path_ = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     message = first["msg"]
     hint = None

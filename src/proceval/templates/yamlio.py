@@ -65,6 +65,8 @@ def _convert(node: yaml.Node, path: Path_, lines: LineMap, file: str | Path, err
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(child, (*path, i), lines, file, error) for i, child in enumerate(node.value)]
+    if node.tag == "tag:yaml.org,2002:bool" and str(node.value).lower() not in ("true", "false"):
+        return node.value  # YAML 1.2: yes/no/on/off are strings (factor levels such as [yes, no])
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node)

@@ -1,0 +1,62 @@
+"""The user's first commands: templates, generate, show — through the real entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SHARED_DATA
+
+BIGTOM = SHARED_DATA / "bigtom" / "bigtom.csv"
+
+
+def proceval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "proceval", *args], capture_output=True, text=True, cwd=cwd,
+                          env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}, timeout=600)
+
+
+def test_templates_lists_tom_with_its_conditions() -> None:
+    result = proceval("templates")
+    assert result.returncode == 0, result.stderr
+    assert "tom" in result.stdout and "25" in result.stdout and "init_belief" in result.stdout
+
+
+def test_generate_then_show(tmp_path: Path) -> None:
+    result = proceval("generate", "tom", "--n", "5", "--seed", "0", "--out", str(tmp_path / "tom"))
+    assert result.returncode == 0, result.stderr
+    assert "125 items from 5 scenarios in 25 conditions" in result.stdout
+    shown = proceval("show", str(tmp_path / "tom"), "--n", "3")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("✓") == 3  # one item per condition, the correct option marked
+    assert "hidden_forward_belief_true_belief" in shown.stdout
+
+
+def test_import_bigtom_from_the_cli(tmp_path: Path) -> None:
+    result = proceval("generate", "tom", "--from", str(BIGTOM), "--out", str(tmp_path / "bigtom"))
+    assert result.returncode == 0, result.stderr
+    assert "5000 items from 200 scenarios in 25 conditions" in result.stdout
+
+
+def test_user_template_file_and_graph(tmp_path: Path) -> None:
+    from tests.test_docs_examples import docs_yaml_example
+
+    path = tmp_path / "keys.yaml"
+    path.write_text(docs_yaml_example("keys"), encoding="utf-8")
+    result = proceval("generate", str(path), "--n", "8", "--out", str(tmp_path / "keys"))
+    assert result.returncode == 0, result.stderr
+    assert "24 items from 8 scenarios in 3 conditions" in result.stdout
+    graph = proceval("show", str(path), "--graph")
+    assert graph.returncode == 0 and "keys_location → knows_location" in graph.stdout
+
+
+def test_errors_are_one_clear_line_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nvariables:\n  a: {descripton: typo}\n", encoding="utf-8")
+    result = proceval("generate", str(bad), "--n", "1", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:3: variables.a.descripton: unknown key 'descripton'" in result.stderr
+    assert "did you mean 'description'" in result.stderr
+    missing = proceval("show", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "no such dataset directory" in missing.stderr
