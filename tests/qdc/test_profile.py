@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import choice_item, write_dataset
 from proceval.cli.main import main
 from proceval.dataset import Scenario
 from proceval.errors import AnalysisError, DatasetError
@@ -17,6 +16,7 @@ from proceval.ids import content_id
 from proceval.qdc.compare import load_summary, qdc
 from proceval.qdc.embeddings import Embedder, EmbeddingCache
 from proceval.qdc.profile import HEADLINE_KEYS, profile
+from tests.conftest import choice_item, write_dataset
 
 MINI_TEMPLATE = """
 name: mini
