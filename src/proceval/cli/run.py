@@ -45,6 +45,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--base-url", help="openai: server URL (default $OPENAI_BASE_URL); the key comes from "
                    "$OPENAI_API_KEY only")
     g.add_argument("--max-connections", type=int, help="openai: requests in flight (default 4)")
+    g.add_argument("--max-retries", type=int, help="openai: retries on 429/5xx/timeouts before giving up (default 6)")
     g.add_argument("--endpoint", choices=("chat", "completions"), help="openai: API endpoint (default chat)")
     g.add_argument("--n-ctx", type=int, help="local/llama-cpp: context window in tokens (default 2048)")
     g.add_argument("--threads", type=int, help="local/llama-cpp/hf: CPU threads (default all cores)")
@@ -55,7 +56,8 @@ def register(subparsers: Any) -> None:
 def backend_options(provider: str, args: argparse.Namespace) -> dict[str, Any]:
     """The backend options given on the command line that apply to ``provider``."""
     wanted = {
-        "openai": {"base_url": args.base_url, "max_connections": args.max_connections, "endpoint": args.endpoint},
+        "openai": {"base_url": args.base_url, "max_connections": args.max_connections, "endpoint": args.endpoint,
+                   "max_retries": args.max_retries},
         "local": {"n_ctx": args.n_ctx, "n_threads": args.threads},
         "llama-cpp": {"n_ctx": args.n_ctx, "n_threads": args.threads},
         "hf": {"device": args.device, "n_threads": args.threads},
