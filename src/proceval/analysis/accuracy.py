@@ -86,7 +86,8 @@ def accuracy_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResul
     result = AnalysisResult("accuracy", "Accuracy by condition")
     by_condition = accuracy_table(data.frame, ["question_name", "condition_name"], seed=ctx.seed,
                                   n_boot=ctx.n_boot, level=ctx.level)
-    if by_condition["question_name"].nunique() == 1:
+    # the question column only when a condition holds several questions (else the condition names it)
+    if (rows.groupby("condition_name")["question_name"].nunique() <= 1).all():
         by_condition = by_condition.drop(columns="question_name")
     result.tables["by_condition"] = by_condition
     overall = accuracy_table(data.frame, [], seed=ctx.seed, n_boot=ctx.n_boot, level=ctx.level)

@@ -56,7 +56,8 @@ def print_report(report: Report, console: Console | None = None) -> None:
         style = "yellow" if name in requested else "dim"
         label = "requested analysis not applicable" if name in requested else "not applicable"
         console.print(f"[{style}]{label}: {escape(name)}: {escape(reason)}[/]")
-    console.print(f"[green]report[/] {escape(str(report.html_path))}")
+    console.print("[green]report:[/]", end=" ")
+    print(report.html_path, flush=True)  # plain, never wrapped: users copy it
 
 
 def run(args: argparse.Namespace) -> int:

@@ -43,8 +43,11 @@ def bar_ci_figure(
     xs = list(dict.fromkeys(table[x].astype(str)))
     hues = list(dict.fromkeys(table[hue].astype(str))) if hue else [""]
     width = 0.8 / max(1, len(hues))
-    fig_width = min(16.0, max(5.0, 0.55 * len(xs) * max(1, len(hues)) + 2.5))
-    fig, ax = plt.subplots(figsize=(fig_width, 4.2), dpi=100)
+    horizontal = len(xs) * len(hues) > 10  # many categories: horizontal bars keep long labels readable
+    if horizontal:
+        fig, ax = plt.subplots(figsize=(8.0, min(30.0, 0.28 * len(xs) * max(1, len(hues)) + 1.6)), dpi=100)
+    else:
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(xs) * max(1, len(hues)) + 2.5), 4.2), dpi=100)
     for j, h in enumerate(hues):
         part = table if not hue else table[table[hue].astype(str) == h]
         lookup = {str(r[x]): r for _, r in part.iterrows()}
@@ -60,15 +63,30 @@ def bar_ci_figure(
             vals.append(value)
             errs_lo.append(max(0.0, value - lo))
             errs_hi.append(max(0.0, hi - value))
-        ax.bar(pos, vals, width=width * 0.95, color=PALETTE[j % len(PALETTE)], label=_short(h, 40) if hue else None,
-               yerr=[errs_lo, errs_hi], capsize=3, error_kw={"elinewidth": 1})
-    if chance is not None:
-        ax.axhline(chance, color="black", linestyle="--", linewidth=1, label="chance")
-    ax.set_xticks(range(len(xs)))
-    ax.set_xticklabels([_short(v) for v in xs], rotation=30 if len(xs) > 3 else 0, ha="right" if len(xs) > 3 else "center")
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.set_ylabel(ylabel)
+        style = {"color": PALETTE[j % len(PALETTE)], "label": _short(h, 40) if hue else None, "capsize": 3,
+                 "error_kw": {"elinewidth": 1}}
+        if horizontal:
+            ax.barh(pos, vals, height=width * 0.95, xerr=[errs_lo, errs_hi], **style)
+        else:
+            ax.bar(pos, vals, width=width * 0.95, yerr=[errs_lo, errs_hi], **style)
+    labels = [_short(v, 60 if horizontal else 24) for v in xs]
+    if horizontal:
+        if chance is not None:
+            ax.axvline(chance, color="black", linestyle="--", linewidth=1, label="chance")
+        ax.set_yticks(range(len(xs)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.invert_yaxis()
+        if ylim:
+            ax.set_xlim(*ylim)
+        ax.set_xlabel(ylabel)
+    else:
+        if chance is not None:
+            ax.axhline(chance, color="black", linestyle="--", linewidth=1, label="chance")
+        ax.set_xticks(range(len(xs)))
+        ax.set_xticklabels(labels, rotation=30 if len(xs) > 3 else 0, ha="right" if len(xs) > 3 else "center")
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.set_ylabel(ylabel)
     ax.set_title(title)
     if hue or chance is not None:
         ax.legend(fontsize=8, loc="best")
