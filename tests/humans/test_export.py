@@ -112,3 +112,28 @@ def test_cli_export(dataset: Dataset, config: StudyConfig, sqlite_url: str, tmp_
     printed = capsys.readouterr().out
     assert f"{len(dataset.items)} answers from 2 participants" in printed and "left out" in printed
     assert out.read_text().startswith("participant,item_id,response,rt_ms,")
+
+
+def test_admin_figures(dataset: Dataset, config: StudyConfig, sqlite_url: str) -> None:
+    from proceval.humans.stats import study_progress
+
+    populate(dataset, config, sqlite_url)
+    app = create_app(dataset, config, sqlite_url)
+    study = app.state.study
+    progress = study_progress(study.store, [len(x) for x in study.lists.lists], 3600)
+    assert progress.sessions == 3 and progress.pilot_sessions == 1
+    assert [(entry["completed"], entry["active"]) for entry in progress.lists] == [(1, 1), (1, 0)]
+    assert progress.completion_rate == pytest.approx(2 / 3)
+    assert progress.attention_pass_rate == 1.0 and progress.participants_passing_all_checks == 1.0
+    assert progress.median_minutes is not None and progress.median_minutes < 5
+    per_list = len(dataset.items) // 2
+    assert sum(c["answers"] for c in progress.conditions) == 2 * per_list + 2
+    assert {c["name"] for c in progress.conditions} == {"true", "false"}
+    with client_for(app) as client:
+        page = client.get("/admin", headers={"Authorization": f"Bearer {config.admin_token}"})
+        assert page.status_code == 200
+        assert '<td id="completion-rate">66.7%</td>' in page.text
+        assert '<td id="attention-rate">100.0%</td>' in page.text
+        export = client.get("/admin/export.csv", headers={"Authorization": f"Bearer {config.admin_token}"})
+        assert export.headers["content-type"].startswith("text/csv")
+        assert len(export.text.strip().splitlines()) == 1 + 2 * per_list

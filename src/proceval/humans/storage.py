@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -218,12 +219,24 @@ class StudyStore:
         self.db_url = db_url
         self.engine = make_engine(db_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._write_lock = None if self.is_postgres else threading.Lock()
         try:
             self.migrate()
         except OperationalError as exc:
             shown = make_url(normalise_url(db_url)).render_as_string(hide_password=True)
             raise HumansError(f"cannot open the database {shown}: {exc.orig}", field="--db",
                               hint="check that the server runs and the URL, user and database are right") from None
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite, writers of this process queue on a lock first: far cheaper than
+        SQLite's busy-wait sleeps (other processes still wait on the busy timeout)."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -245,7 +258,7 @@ class StudyStore:
 
     def migrate(self) -> int:
         """Apply every migration newer than the database's version; returns the version reached."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if self.is_postgres:  # one migrator at a time across processes
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242017)")
             current = self._version(conn)
@@ -272,7 +285,7 @@ class StudyStore:
         A database holds one study: answers from a different dataset or different lists would not be
         comparable, so a mismatch is an error, not a silent mix.
         """
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             stored = dict(conn.execute(select(study_table.c.key, study_table.c.value)).all())
             for key, value in values.items():
                 if key not in stored:
@@ -293,7 +306,7 @@ class StudyStore:
         now = time.time()
         name = participant or (("pilot-" if pilot else "anon-") + public_id)
         key = f"{study_id or ''}:{participant}" if participant and not pilot else None
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             result = conn.execute(sessions_table.insert().values(
                 token_hash=hash_token(token), public_id=public_id, participant=name, participant_key=key,
                 study_id=study_id, prolific_session=prolific_session, pilot=pilot, stage="consent",
@@ -321,7 +334,7 @@ class StudyStore:
     def rotate_token(self, session_id: int) -> str:
         """A new token for a session (the participant returned in another browser); the old one stops working."""
         token = new_token()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(update(sessions_table).where(sessions_table.c.id == session_id).values(
                 token_hash=hash_token(token), updated_at=time.time()))
         return token
@@ -331,7 +344,7 @@ class StudyStore:
         now = time.time()
         if stage == "completed":
             values.setdefault("completed_at", now)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             result = conn.execute(update(sessions_table).where(
                 sessions_table.c.id == session_id, sessions_table.c.stage == expected,
             ).values(stage=stage, updated_at=now, **values))
@@ -339,7 +352,7 @@ class StudyStore:
 
     def failed_check(self, session_id: int, max_attempts: int) -> str:
         """Count a failed comprehension check; back to the instructions, or screened out at the limit."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             row = conn.execute(self._lock(select(sessions_table.c.stage, sessions_table.c.check_attempts)
                                           .where(sessions_table.c.id == session_id))).one()
             if row.stage != "check":
@@ -364,7 +377,7 @@ class StudyStore:
         from proceval.humans.assignment import least_filled
 
         now = time.time()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if self.is_postgres:  # serialise assignments (released at commit)
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242018)")
             row = conn.execute(self._lock(select(sessions_table.c.stage, sessions_table.c.pilot)
@@ -390,7 +403,7 @@ class StudyStore:
 
     def mark_shown(self, session_id: int, position: int) -> None:
         """Record when a trial was first shown (response times are measured from here, server-side)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(update(sessions_table).where(
                 sessions_table.c.id == session_id, sessions_table.c.position == position,
                 (sessions_table.c.shown_position.is_(None)) | (sessions_table.c.shown_position != position),
@@ -421,7 +434,7 @@ class StudyStore:
                      pilot: bool) -> SaveResult:
         a, s = answers_table.c, sessions_table.c
         now = time.time()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             # lock the session first (PostgreSQL): a concurrent request with the same key then sees it stored
             row = conn.execute(self._lock(select(s.position, s.stage, s.shown_position, s.shown_at)
                                           .where(s.id == session_id))).one()
@@ -444,7 +457,8 @@ class StudyStore:
                 option_order=" ".join(option_order) if option_order else None, idempotency_key=key,
                 pilot=pilot, created_at=now,
             ))
-            values: dict[str, Any] = {"position": position + 1, "shown_position": None, "shown_at": None,
+            # the next trial is shown by the redirect that answers this request: its clock starts now
+            values: dict[str, Any] = {"position": position + 1, "shown_position": position + 1, "shown_at": now,
                                       "updated_at": now}
             if position + 1 >= n_trials:
                 values["stage"] = next_stage

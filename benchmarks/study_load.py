@@ -1,0 +1,294 @@
+"""Load benchmark of the web study (loopback only, bounded): answers saved per second and latency.
+
+Starts ``proceval.humans.serve`` in a subprocess (one uvicorn process, as deployed), brings N simulated
+participants (asyncio, one HTTP client each) through consent and instructions, then times the trial phase:
+each participant loads its trial page and posts its answer, as a browser would, until every list is done.
+Afterwards the database is checked: every acknowledged answer stored exactly once.
+
+The baseline, measured in the same run against the same server, is the rate of ``GET /healthz`` (no
+database, no template) with the same concurrency; ``ratio_to_baseline`` = answers/s ÷ that rate.
+
+    .venv/bin/python benchmarks/study_load.py                     # SQLite, and PostgreSQL if reachable
+    .venv/bin/python benchmarks/study_load.py --participants 50 --db sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from proceval import __version__
+from proceval.dataset import Dataset, DatasetWriter, Item, Manifest
+from proceval.humans.simulate import Page
+from proceval.humans.storage import StudyStore
+from proceval.ids import content_id
+
+DEFAULT_POSTGRES = os.environ.get("PROCEVAL_TEST_POSTGRES_URL",
+                                  "postgresql+psycopg://proceval:proceval@127.0.0.1:5432/proceval_test")
+
+
+def make_dataset(path: Path, n_scenarios: int) -> Dataset:
+    with DatasetWriter(path) as writer:
+        items = []
+        for s in range(n_scenarios):
+            for level in ("true", "false"):
+                sid = content_id("bench", s)
+                items.append(Item(
+                    id=content_id("bench", s, level), template="bench", scenario_id=sid,
+                    condition={"belief": level}, condition_name=level, question_name="q",
+                    text=f"Story {s}. Someone moved the object while the agent was {'watching' if level == 'true' else 'away'}.",
+                    question="Where will the agent look for the object?",
+                    response={"type": "choice", "options": [{"key": "a", "text": "where it is now"},
+                                                            {"key": "b", "text": "where it was before"}]},
+                    answer="a" if level == "true" else "b"))
+        for item in items:
+            writer.add_item(item)
+        writer.finish(Manifest(proceval_version=__version__, template={"name": "bench", "hash": "0"},
+                               source={"kind": "benchmark"}, conditions={i.condition_name: i.condition for i in items}))
+    return Dataset.load(path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(dataset: Path, config: Path, db_url: str, port: int) -> subprocess.Popen[bytes]:
+    code = ("import sys; from proceval.humans import serve, load_study_config; "
+            "serve(sys.argv[1], load_study_config(sys.argv[2]), sys.argv[3], port=int(sys.argv[4]), access_log=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(dataset), str(config), db_url, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client (one connection, the session cookie): far cheaper per request
+    than a general client, so the load generator leaves the CPU to the server it measures."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookie: str | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        body = urlencode(form).encode() if form is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if self.cookie:
+            head += f"Cookie: proceval_session={self.cookie}\r\n"
+        if form is not None:
+            head += "Content-Type: application/x-www-form-urlencoded\r\n"
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            key, value = line.decode("latin-1").split(":", 1)
+            key, value = key.strip().lower(), value.strip()
+            if key == "set-cookie" and value.startswith("proceval_session="):
+                self.cookie = value.split(";", 1)[0].split("=", 1)[1]
+            headers[key] = value
+        length = int(headers.get("content-length", "0"))
+        data = await self.reader.readexactly(length) if length else b""
+        return status, headers, data.decode("utf-8")
+
+    async def page(self, method: str, path: str, form: dict[str, str] | None = None) -> Page:
+        status, headers, text = await self.request(method, path, form)
+        while status == 303:
+            status, headers, text = await self.request("GET", headers["location"])
+        return Page(status, text, path)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def participant_setup(client: RawClient, i: int) -> Page:
+    page = await client.page("GET", f"/?PROLIFIC_PID=bench{i}&STUDY_ID=bench&SESSION_ID=s{i}")
+    page = await client.page("POST", "/study/consent", {**page.hidden, "consent": "agree"})
+    return await client.page("POST", "/study/instructions", page.hidden)
+
+
+async def participant_trials(client: RawClient, page: Page, latencies: list[float],
+                             full: list[float], acked: list[tuple[str, int, str]], name: str, stop: float) -> None:
+    while page.action == "/study/trial" and time.monotonic() < stop:
+        data = {**page.hidden, "response": page.radios()["response"][0]}
+        t0 = time.perf_counter()
+        status, _headers, text = await client.request("POST", "/study/trial", data)
+        t1 = time.perf_counter()
+        if status != 303:
+            raise RuntimeError(f"answer refused: {status} {text[-300:]}")
+        acked.append((name, int(data["position"]), data["response"]))
+        latencies.append(t1 - t0)
+        page = await client.page("GET", "/study")
+        full.append(time.perf_counter() - t0)
+
+
+async def baseline(port: int, concurrency: int, seconds: float) -> float:
+    count = 0
+    stop = time.monotonic() + seconds
+    clients = [RawClient(port) for _ in range(concurrency)]
+
+    async def worker(client: RawClient) -> None:
+        nonlocal count
+        while time.monotonic() < stop:
+            await client.request("GET", "/healthz")
+            count += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in clients))
+    rate = count / (time.perf_counter() - t0)
+    await asyncio.gather(*(c.close() for c in clients))
+    return rate
+
+
+async def load(port: int, n: int, limit_s: float) -> dict[str, Any]:
+    clients = [RawClient(port) for _ in range(n)]
+    try:
+        pages = []
+        for start in range(0, n, 50):  # setup in batches: not timed
+            pages += await asyncio.gather(*(participant_setup(c, start + i)
+                                            for i, c in enumerate(clients[start:start + 50])))
+        latencies: list[float] = []
+        full: list[float] = []
+        acked: list[tuple[str, int, str]] = []
+        stop = time.monotonic() + limit_s
+        t0 = time.perf_counter()
+        await asyncio.gather(*(participant_trials(c, p, latencies, full, acked, f"bench{i}", stop)
+                               for i, (c, p) in enumerate(zip(clients, pages, strict=True))))
+        wall = time.perf_counter() - t0
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall}
+
+
+def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    dataset = make_dataset(work / f"ds-{name}", args.scenarios)
+    config = work / "study.yaml"
+    config.write_text(f"items_per_participant: {args.items}\nseed: 1\n", encoding="utf-8")
+    port = free_port()
+    proc = start_server(dataset.path, config, db_url, port)
+    try:
+        base = asyncio.run(baseline(port, args.participants, 3.0))
+        result = asyncio.run(load(port, args.participants, args.limit))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    store = StudyStore(db_url)
+    stored = [(a["participant"], a["position"], a["response"]) for a in store.iter_answers()]
+    store.close()
+    duplicates = sum(n - 1 for n in Counter((p, pos) for p, pos, _ in stored).values() if n > 1)
+    lost = len(set(result["acked"]) - set(stored))
+    ms = [x * 1000 for x in result["latencies"]]
+    full = [x * 1000 for x in result["full"]]
+    rate = len(ms) / result["wall_s"]
+    return {
+        "participants": args.participants,
+        "answers": len(ms),
+        "wall_s": round(result["wall_s"], 2),
+        "answers_per_s": round(rate, 1),
+        "answer_p50_ms": round(statistics.median(ms), 2),
+        "answer_p99_ms": round(percentile(ms, 0.99), 2),
+        "page_cycle_p50_ms": round(statistics.median(full), 2),
+        "page_cycle_p99_ms": round(percentile(full, 0.99), 2),
+        "baseline_healthz_per_s": round(base, 1),
+        "ratio_to_baseline": round(rate / base, 3),
+        "stored": len(stored),
+        "lost": lost,
+        "duplicated": duplicates,
+    }
+
+
+def fresh_postgres(url: str) -> str | None:
+    """The URL with a fresh schema (dropped by the caller), or None if no server answers."""
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(plain, autocommit=True, connect_timeout=3) as conn:
+            schema = f"bench_{os.getpid()}"
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.Error:
+        return None
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+
+    schema = re.search(r"search_path%3D(\w+)", url).group(1)  # type: ignore[union-attr]
+    plain = url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=200)
+    parser.add_argument("--scenarios", type=int, default=40, help="scenarios (× 2 conditions) in the dataset")
+    parser.add_argument("--items", type=int, default=20, help="items per participant")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--limit", type=float, default=120.0, help="stop the trial phase after this many seconds")
+    args = parser.parse_args()
+    args.participants = max(1, min(args.participants, 1000))
+    out: dict[str, Any] = {"benchmark": "study_load", "cpus": os.cpu_count(), "python": platform.python_version(),
+                           "proceval": __version__}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.db in ("sqlite", "both"):
+            out["sqlite"] = run_backend("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
+        if args.db in ("postgres", "both"):
+            url = fresh_postgres(args.postgres_url)
+            if url is None:
+                out["postgres"] = {"skipped": "no PostgreSQL server reachable (source .ci/services.sh)"}
+            else:
+                try:
+                    out["postgres"] = run_backend("postgres", url, args, work)
+                finally:
+                    drop_postgres(url)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
