@@ -256,7 +256,13 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
         hashes[f"run:{subject.run_name}"] = content_id("run", hashes["generate"], settings, length=24)
     analysis = study.analysis.model_dump()
     analysis["seed"] = study.seed if analysis["seed"] is None else analysis["seed"]
-    humans = _file_digest(loaded.resolve(study.humans)) if study.humans else None
+    humans = None
+    if study.humans:
+        from proceval.human_data import find_mapping
+
+        human_file = loaded.resolve(study.humans)
+        mapping = find_mapping(human_file)  # a table in its own layout is read through the mapping beside it
+        humans = [_file_digest(human_file), _file_digest(mapping) if mapping else None]
     runs = [hashes[f"run:{s.run_name}"] for s in study.subjects]
     hashes["analyze"] = content_id("analyze", runs, humans, analysis, __version__, length=24)
     return hashes
