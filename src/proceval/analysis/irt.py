@@ -272,7 +272,7 @@ def load_matrices(
                         "a human table of responses needs the dataset to score them",
                         file=table, hint="pass --dataset DIR (or add a `correct` column to the table)",
                     )
-                data = load_responses([], dataset=resolved_dataset, humans=table)
+                data = load_responses([], dataset=getattr(resolved_dataset, "path", resolved_dataset), humans=table)
                 resolved_dataset = data.dataset
                 frames.append((table.stem, data.frame, str(table)))
         else:
@@ -885,10 +885,15 @@ def _fit_grm(
             table[offsets[j] : offsets[j + 1]] = np.log(_grm_probs(a, d, nodes)[0])
         return table
 
+    previous = -np.inf
     try:
         for cycle in range(1, max_iter + 1):
             iteration = cycle
-            weights, _ = _posterior(onehot @ log_table(), log_prior)
+            weights, current = _posterior(onehot @ log_table(), log_prior)
+            if abs(current - previous) < 1e-9 * abs(current):  # flat likelihood: parameters barely matter
+                converged = True
+                break
+            previous = current
             expected = onehot.T @ weights  # categories × nodes
             delta = 0.0
             for j in range(n_items):
