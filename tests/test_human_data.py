@@ -87,3 +87,39 @@ def test_mapping_errors_name_the_problem(dataset, tmp_path: Path) -> None:  # ty
     unmapped = import_humans(pd.DataFrame({"who": ["p"], "story": ["0"], "answer": ["a"]}), dataset,
                              {**MAPPING, "factors": {}, "keep": []})
     assert "gives no column for factor(s) belief" in unmapped.unmatched[0]["reason"]
+
+
+def test_cli_import_humans_writes_long_table_and_report(dataset, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from proceval.cli.main import main
+
+    data = tmp_path / "answers.csv"
+    data.write_text("who,story,b,answer,batch\np1,0,1,a,x\np2,5,1,b,y\n", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("participant: who\nscenario: {column: story, by: record, base: 0}\n"
+                       "factors: {belief: {column: b, values: {1: 'true', 0: 'false'}}}\n"
+                       "questions: {q: answer}\n", encoding="utf-8")
+    out = tmp_path / "long.csv"
+    assert main(["import-humans", str(data), "--dataset", str(dataset.path), "--mapping", str(mapping),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 matched" in printed and "1 unmatched" in printed and "line 3" in printed
+    long = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(long["participant"]) == ["p1", "p2"] and long.loc[1, "item_id"] == ""
+    assert (tmp_path / "long.unmatched.json").is_file()
+    assert main(["import-humans", str(tmp_path / "nope.csv"), "--dataset", str(dataset.path), "--mapping",
+                 str(mapping), "--out", str(out)]) == 2
+
+
+def test_python_example_in_families_docs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "families.md").read_text(encoding="utf-8")
+    code = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    monkeypatch.chdir(REPO)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/families.md", "exec"), namespace)
+    means = namespace["means"].set_index("structure")["mean"].round(2).to_dict()  # type: ignore[attr-defined]
+    assert means == {"means": 4.04, "side_effect": 4.11}
+    assert namespace["imported"].stats["unmatched"] == 0  # type: ignore[attr-defined]

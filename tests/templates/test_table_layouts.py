@@ -143,3 +143,15 @@ def test_recover_removes_exactly_the_fused_in_block(row: list[str], foreign: lis
     assert repaired is not None, why
     # the fused field keeps its own text; the foreign fields are gone
     assert repaired == row, why
+
+
+def test_zipped_docs_example(tmp_path: Path) -> None:
+    from tests.test_docs_examples import docs_yaml_example
+
+    template = load_template_text(docs_yaml_example("zipped"), display="docs/templates.md")
+    plain = write(tmp_path / "plain_1.csv", ["Ann helps.;Tag one.", "Bob waits.;Tag two.Cy runs.;Tag three.", "Cy runs.;Tag three."])
+    twist = write(tmp_path / "twist_1.csv", ["Ann helps, late.;t1", "Bob waits, angry.;t2", "Cy runs away.;t3"])
+    ds = generate(template, out=tmp_path / "ds", from_files=[plain, twist], progress=False)
+    assert ds.manifest.n_scenarios == 3 and ds.manifest.n_items == 6  # row 2 repaired: "two.Cy" lost a line break
+    assert [r.line for r in ds.manifest.recovered] == [2]
+    assert {i.question for i in ds.items} == {f"How good is what {n} did?" for n in ("Ann", "Bob", "Cy")}

@@ -23,6 +23,7 @@ COMMANDS = [
     "humans",
     "qdc",
     "analyze",
+    "import-humans",
     "study",
 ]
 

@@ -1,0 +1,38 @@
+"""`proceval import-humans`: match a human data table in its own layout to a dataset's items."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from proceval.human_data import import_humans
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "import-humans", help="turn a human data table into the long table (participant, item_id, response)")
+    parser.add_argument("data", type=Path, help="the human data table (CSV, or JSONL)")
+    parser.add_argument("--dataset", type=Path, required=True, help="the dataset directory the answers are to")
+    parser.add_argument("--mapping", type=Path, help="mapping YAML (default: DATA.mapping.yaml beside the data)")
+    parser.add_argument("--out", type=Path, required=True, help="long table to write (.csv or .jsonl)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    result = import_humans(args.data, args.dataset, args.mapping)
+    path = result.write(args.out)
+    report = path.with_name(path.stem + ".unmatched.json")
+    report.write_text(json.dumps({"stats": result.stats, "unmatched": result.unmatched}, indent=2,
+                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(escape(result.summary()))
+    for row in result.unmatched[:10]:
+        console.print(escape(f"  line {row['line']} ({row['question']}): {row['reason']}"))
+    if len(result.unmatched) > 10:
+        console.print(f"  … {len(result.unmatched) - 10} more in {escape(str(report))}")
+    console.print(f"wrote {escape(str(path))} and {escape(str(report))}")
+    return 0
