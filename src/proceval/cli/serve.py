@@ -25,10 +25,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from proceval.dataset import Dataset
     from proceval.humans import load_study_config, serve
 
+    dataset = Dataset.load(args.dataset)
     config = load_study_config(args.study_config)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     if not config.resolved_admin_token():
         console.print(f"[yellow]note:[/] the admin page is off; set {config.admin_token_env} to turn it on")
     if args.pilot:
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"study link: http://{args.host}:{args.port}/  (Prolific: append "
                   "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})",
                   markup=False, highlight=False)
-    serve(args.dataset, config, args.db, host=args.host, port=args.port, pilot=args.pilot,
+    serve(dataset, config, args.db, host=args.host, port=args.port, pilot=args.pilot,
           access_log=not args.no_access_log)
     return 0
 

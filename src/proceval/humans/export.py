@@ -40,7 +40,8 @@ class ExportSummary:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> rows left out
 
     def describe(self) -> str:
-        text = f"{self.rows} answers from {self.participants} participants"
+        text = (f"{self.rows} answer{'s' * (self.rows != 1)} from {self.participants} "
+                f"participant{'s' * (self.participants != 1)}")
         if self.excluded:
             text += "; left out: " + ", ".join(f"{n} {why}" for why, n in sorted(self.excluded.items()))
         return text
@@ -121,7 +122,7 @@ def export_responses(db_url: str, out: str | os.PathLike[str], *, format: str | 
     """Export a study database to ``out`` (CSV or JSONL, by suffix or ``format``), written atomically."""
     path = Path(out)
     fmt = _format_for(path, format)
-    store = StudyStore(db_url)
+    store = StudyStore(db_url, create=False)
     try:
         summary = ExportSummary(path=path, format=fmt)
         path.parent.mkdir(parents=True, exist_ok=True)

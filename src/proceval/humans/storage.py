@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import threading
 import time
@@ -215,8 +216,14 @@ def make_engine(db_url: str) -> Engine:
 class StudyStore:
     """Sessions and answers of one study in one database. Creates or migrates the schema on open."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, *, create: bool = True) -> None:
         self.db_url = db_url
+        if not create:
+            url = make_url(normalise_url(db_url)) if "://" in db_url else None
+            if url is not None and url.get_backend_name() == "sqlite" and url.database \
+                    and url.database != ":memory:" and not os.path.exists(url.database):
+                raise HumansError("no such study database", file=url.database, field="--db",
+                                  hint="pass the --db that `proceval serve` used")
         self.engine = make_engine(db_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._write_lock = None if self.is_postgres else threading.Lock()
