@@ -25,6 +25,8 @@ COMMANDS = [
     "analyze",
     "import-humans",
     "study",
+    "irt",
+    "align",
 ]
 
 
