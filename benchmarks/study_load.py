@@ -88,6 +88,10 @@ def start_server(dataset: Path, config: Path, db_url: str, port: int) -> subproc
     raise RuntimeError("server did not start")
 
 
+class _Closed(Exception):
+    pass
+
+
 class RawClient:
     """A minimal keep-alive HTTP/1.1 client (one connection, the session cookie): far cheaper per request
     than a general client, so the load generator leaves the CPU to the server it measures."""
@@ -99,6 +103,15 @@ class RawClient:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        try:
+            return await self._request(method, path, form)
+        except (ConnectionError, _Closed):
+            # the server closed an idle keep-alive connection: reconnect and send again (answers carry an
+            # idempotency key, so a resent answer is stored once)
+            self.writer = None
+            return await self._request(method, path, form)
+
+    async def _request(self, method: str, path: str, form: dict[str, str] | None) -> tuple[int, dict[str, str], str]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
@@ -111,7 +124,10 @@ class RawClient:
         head += f"Content-Length: {len(body)}\r\n\r\n"
         self.writer.write(head.encode() + body)
         await self.writer.drain()
-        status = int((await self.reader.readline()).split()[1])
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise _Closed
+        status = int(status_line.split()[1])
         headers: dict[str, str] = {}
         while True:
             line = await self.reader.readline()
