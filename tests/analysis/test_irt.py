@@ -283,3 +283,30 @@ def test_matrices_from_a_persona_run_and_a_human_table(tmp_path: Path) -> None:
     assert {"reason": "status error", "count": 1} in sim.skipped
     assert hum.values[0, 0] == 0.0 and hum.values[1, 0] == 1.0
     assert {"reason": "status invalid", "count": 1} in hum.skipped  # the unparseable human answer is counted
+
+
+def test_python_example_in_docs_runs() -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "irt.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if b.startswith("# docs-example: irt")]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/irt.md", "exec"), namespace)
+    fit = namespace["fit"]
+    assert fit.excluded_items == {"q0": "everyone answered correctly"}  # type: ignore[attr-defined]
+    assert np.corrcoef(fit.b, np.linspace(-2, 2, 20)[1:])[0, 1] > 0.9  # type: ignore[attr-defined]
+
+
+def test_matrix_csv_example_in_docs_reads(tmp_path: Path) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "irt.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```csv\n(.*?)```", text, flags=re.S)
+    path = tmp_path / "m.csv"
+    path.write_text(block)
+    matrix = read_matrix_csv(path)
+    assert matrix.persons == ["ana", "ben"] and matrix.items == ["q1", "q2", "q3"] and matrix.n_missing == 1
