@@ -116,7 +116,8 @@ class LlamaCppModel:
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load the model: {exc}", file=self.path) from None
-        self._n_ctx = int(self.llm.n_ctx())
+        # llama.cpp may round the context up; the token buffer keeps the size asked for
+        self._n_ctx = min(int(self.llm.n_ctx()), len(self.llm.input_ids))
         metadata = self.llm.metadata or {}
         self._chat_template = metadata.get("tokenizer.chat_template")
         self._add_bos = str(metadata.get("tokenizer.ggml.add_bos_token", "false")).lower() == "true"
