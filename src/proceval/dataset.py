@@ -20,11 +20,12 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from proceval.errors import DatasetError
@@ -127,7 +128,7 @@ class Scenario:
     source: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"id": self.id, "template": self.template, "variables": self.variables, "source": self.source}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scenario:
@@ -301,19 +302,19 @@ class DatasetWriter:
             )
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
-        self._items = (self.tmp / ITEMS_FILE).open("w", encoding="utf-8")
-        self._scenarios = (self.tmp / SCENARIOS_FILE).open("w", encoding="utf-8")
+        self._items = (self.tmp / ITEMS_FILE).open("wb")
+        self._scenarios = (self.tmp / SCENARIOS_FILE).open("wb")
         self.counts_per_condition: Counter[str] = Counter()
         self.counts_per_question: Counter[str] = Counter()
         self.n_items = 0
         self.n_scenarios = 0
 
     def add_scenario(self, scenario: Scenario) -> None:
-        self._scenarios.write(json.dumps(scenario.to_dict(), ensure_ascii=False) + "\n")
+        self._scenarios.write(orjson.dumps(scenario.to_dict()) + b"\n")
         self.n_scenarios += 1
 
     def add_item(self, item: Item) -> None:
-        self._items.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+        self._items.write(orjson.dumps(item.to_dict()) + b"\n")
         self.counts_per_condition[item.condition_name] += 1
         self.counts_per_question[item.question_name] += 1
         self.n_items += 1

@@ -18,6 +18,11 @@ def content_id(*parts: Any, length: int = 16) -> str:
     return digest[:length]
 
 
+def text_id(*parts: str, length: int = 16) -> str:
+    """Like :func:`content_id` for parts that are already strings (faster: no JSON encoding)."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:length]
+
+
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

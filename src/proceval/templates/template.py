@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from proceval.dataset import Item, Scenario
 from proceval.errors import TemplateError
-from proceval.ids import content_id
+from proceval.ids import canonical_json, text_id
 from proceval.templates.schema import Question, TemplateSpec, Variable
 from proceval.templates.yamlio import LineMap, Path_, format_loc, load_yaml
 
@@ -668,6 +668,7 @@ class _Renderer:
             for qi, options in enumerate(self.options)
             if not any(t.per_condition for _, t in options)
         }
+        response_json: dict[int, str] = {}  # canonical JSON of static responses, for the ids
         for condition in template.conditions:
             context = {**base, **condition.levels, **condition.derived, "condition_name": condition.name}
             if template.hook is not None:
@@ -686,18 +687,27 @@ class _Renderer:
             for qi, answer in condition.questions:
                 question = spec.questions[qi]
                 response: dict[str, Any] = {"type": question.response.type}
+                static_response = True
                 if question.response.type == "choice":
-                    response["options"] = static_options.get(qi) or [
-                        {"key": k, "text": t.render(context)} for k, t in self.options[qi]
-                    ]
+                    if qi in static_options:
+                        response["options"] = static_options[qi]
+                    else:
+                        static_response = False
+                        response["options"] = [{"key": k, "text": t.render(context)} for k, t in self.options[qi]]
                     if answer is None and qi in self.answers:
                         answer = str(self.answers[qi](**context))
                 elif question.response.type == "rating":
                     response["scale"] = self.scales[qi]
+                if static_response and qi in response_json:
+                    rjson = response_json[qi]
+                else:
+                    rjson = canonical_json(response)
+                    if static_response:
+                        response_json[qi] = rjson
                 qtext = static_questions[qi] if qi in static_questions else self.questions[qi].render(context)
                 yield Item(
-                    id=content_id(template.name, scenario.id, condition.name, question.name, text, qtext,
-                                  response, answer),
+                    id=text_id(template.name, scenario.id, condition.name, question.name, text, qtext, rjson,
+                               str(answer)),
                     template=template.name,
                     scenario_id=scenario.id,
                     condition=condition.levels,
