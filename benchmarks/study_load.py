@@ -153,6 +153,15 @@ class RawClient:
             self.writer.close()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -225,7 +234,9 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     proc = start_server(dataset.path, config, db_url, port)
     try:
         base = asyncio.run(baseline(port, args.participants, 3.0))
+        cpu0 = cpu_seconds(proc.pid)
         result = asyncio.run(load(port, args.participants, args.limit))
+        cpu1 = cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -246,6 +257,11 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
         "answer_p99_ms": round(percentile(ms, 0.99), 2),
         "page_cycle_p50_ms": round(statistics.median(full), 2),
         "page_cycle_p99_ms": round(percentile(full, 0.99), 2),
+        # answers per second of server CPU time: what one dedicated core would sustain, whatever else
+        # the machine was doing during the run (setup of the participants included)
+        "answers_per_server_cpu_s": round(len(ms) / (cpu1 - cpu0), 1) if cpu0 is not None and cpu1 else None,
+        "server_cpu_s": round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "baseline_healthz_per_s": round(base, 1),
         "ratio_to_baseline": round(rate / base, 3),
         "stored": len(stored),

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -109,6 +110,16 @@ answers_table = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("session_id", "position", name="uq_proceval_answer_position"),
 )
+
+
+# Statements on the per-request path, built once: executing a prepared construct skips rebuilding it and
+# its cache key on every request.
+_S, _A = sessions_table.c, answers_table.c
+_SESSION_BY_HASH = select(sessions_table).where(_S.token_hash == bindparam("token_hash"))
+_SESSION_STATE = select(_S.position, _S.stage, _S.shown_position, _S.shown_at).where(_S.id == bindparam("sid"))
+_SESSION_STATE_LOCKED = _SESSION_STATE.with_for_update()
+_INSERT_ANSWER = answers_table.insert()
+_ADVANCE_TRIAL = update(sessions_table).where(_S.id == bindparam("sid"), _S.position == bindparam("pos"))
 
 
 def _migration_1(conn: Connection) -> None:
@@ -328,8 +339,7 @@ class StudyStore:
         if not token or len(token) > 128:
             return None
         with self._reading() as conn:
-            row = conn.execute(select(sessions_table).where(
-                sessions_table.c.token_hash == hash_token(token))).first()
+            row = conn.execute(_SESSION_BY_HASH, {"token_hash": hash_token(token)}).first()
         return SessionRow.from_row(row) if row else None
 
     def session_by_participant(self, study_id: str | None, participant: str) -> SessionRow | None:
@@ -431,26 +441,33 @@ class StudyStore:
             try:
                 return self._save_answer(session_id, position, kind, item_id, response, key, n_trials,
                                          next_stage, condition, scenario_id, correct, comment, option_order, pilot)
-            except IntegrityError:  # a concurrent request with the same key won the race: look again
-                continue
+            except IntegrityError:
+                # the key is taken (a key reused for another trial), or a concurrent request for this trial
+                # won the race: look again
+                with self._reading() as conn:
+                    prior = conn.execute(select(answers_table.c.session_id, answers_table.c.position)
+                                         .where(answers_table.c.idempotency_key == key)).first()
+                if prior is not None and (prior.session_id != session_id or prior.position != position):
+                    raise AnswerConflict("this form was already used for another answer", field="key") from None
         raise AnswerConflict("the answer could not be stored; please submit again")
 
     def _save_answer(self, session_id: int, position: int, kind: str, item_id: str, response: str, key: str,
                      n_trials: int, next_stage: str, condition: str | None, scenario_id: str | None,
                      correct: bool | None, comment: str | None, option_order: list[str] | None,
                      pilot: bool) -> SaveResult:
-        a, s = answers_table.c, sessions_table.c
+        a = answers_table.c
         now = time.time()
         with self._writing() as conn:
             # lock the session first (PostgreSQL): a concurrent request with the same key then sees it stored
-            row = conn.execute(self._lock(select(s.position, s.stage, s.shown_position, s.shown_at)
-                                          .where(s.id == session_id))).one()
-            prior = conn.execute(select(a.session_id, a.position).where(a.idempotency_key == key)).first()
-            if prior is not None:
-                if prior.session_id != session_id or prior.position != position:
-                    raise AnswerConflict("this form was already used for another answer", field="key")
-                return "duplicate"
+            row = conn.execute(_SESSION_STATE_LOCKED if self.is_postgres else _SESSION_STATE,
+                               {"sid": session_id}).one()
             if row.stage != "trials" or row.position != position:
+                # not the current trial: a repeat of an answer already stored, an old page, or a forgery
+                prior = conn.execute(select(a.session_id, a.position).where(a.idempotency_key == key)).first()
+                if prior is not None:
+                    if prior.session_id != session_id or prior.position != position:
+                        raise AnswerConflict("this form was already used for another answer", field="key")
+                    return "duplicate"
                 answered = conn.execute(select(a.id).where(a.session_id == session_id,
                                                            a.position == position)).first()
                 if answered is not None:
@@ -458,18 +475,18 @@ class StudyStore:
                 raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
             rt_ms = (round((now - row.shown_at) * 1000)
                      if row.shown_position == position and row.shown_at is not None else None)
-            conn.execute(answers_table.insert().values(
-                session_id=session_id, position=position, kind=kind, item_id=item_id, condition=condition,
-                scenario_id=scenario_id, response=response, correct=correct, rt_ms=rt_ms, comment=comment,
-                option_order=" ".join(option_order) if option_order else None, idempotency_key=key,
-                pilot=pilot, created_at=now,
-            ))
+            conn.execute(_INSERT_ANSWER, {
+                "session_id": session_id, "position": position, "kind": kind, "item_id": item_id,
+                "condition": condition, "scenario_id": scenario_id, "response": response, "correct": correct,
+                "rt_ms": rt_ms, "comment": comment, "option_order": " ".join(option_order) if option_order else None,
+                "idempotency_key": key, "pilot": pilot, "created_at": now,
+            })
             # the next trial is shown by the redirect that answers this request: its clock starts now
-            values: dict[str, Any] = {"position": position + 1, "shown_position": position + 1, "shown_at": now,
-                                      "updated_at": now}
-            if position + 1 >= n_trials:
-                values["stage"] = next_stage
-            conn.execute(update(sessions_table).where(s.id == session_id, s.position == position).values(**values))
+            stage = next_stage if position + 1 >= n_trials else "trials"
+            # SET takes the column-named parameters; sid and pos fill the WHERE clause
+            conn.execute(_ADVANCE_TRIAL, {"sid": session_id, "pos": position, "position": position + 1,
+                                          "shown_position": position + 1, "shown_at": now, "updated_at": now,
+                                          "stage": stage})
             return "saved"
 
     def answered_positions(self, session_id: int) -> list[int]:
