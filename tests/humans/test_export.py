@@ -137,3 +137,27 @@ def test_admin_figures(dataset: Dataset, config: StudyConfig, sqlite_url: str) -
         export = client.get("/admin/export.csv", headers={"Authorization": f"Bearer {config.admin_token}"})
         assert export.headers["content-type"].startswith("text/csv")
         assert len(export.text.strip().splitlines()) == 1 + 2 * per_list
+
+
+def test_participants_export_has_one_row_per_session_with_demographics(
+        dataset: Dataset, config: StudyConfig, sqlite_url: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app(dataset, config, sqlite_url)
+    with client_for(app) as client:
+        p = participant(client)
+        page = p.open(PID.format("d1", "d1"))
+        while page.action != "/study/demographics":
+            page = p.step(page)
+        assert client.post("/study/demographics", data={"csrf": page.hidden["csrf"], "age": "52",
+                                                        "gender": ""}).status_code == 303
+        p.run()
+    populate(dataset, config, sqlite_url)
+    out = tmp_path / "people.csv"
+    assert cli(["humans", "participants", "--db", sqlite_url, "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with out.open(newline="") as f:
+        rows = {r["participant"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"d1", "p1", "p2", "p3"}  # the pilot session is left out
+    assert rows["d1"]["demographic_age"] == "52" and rows["d1"]["stage"] == "completed"
+    assert rows["p3"]["stage"] == "trials" and rows["p3"]["answers"] == "2" and rows["p3"]["completed_at"] == ""
+    assert float(rows["p1"]["minutes"]) >= 0 and rows["p1"]["attention_passed"] == "True"

@@ -3,7 +3,8 @@
 - :func:`create_app` builds the ASGI app (consent → instructions → check → trials → demographics → debrief
   → completion) over a dataset directory and a database (SQLite file or PostgreSQL).
 - :func:`serve` runs it with uvicorn; :func:`export_responses` writes the long table
-  ``proceval analyze --humans`` reads.
+  ``proceval analyze --humans`` reads; :func:`export_participants` one row per session (timing, attention,
+  demographics).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from proceval.humans.config import StudyConfig, load_study_config
-from proceval.humans.export import COLUMNS, ExportSummary, export_responses
+from proceval.humans.export import COLUMNS, ExportSummary, export_participants, export_responses
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["COLUMNS", "ExportSummary", "StudyConfig", "create_app", "export_responses", "load_study_config",
-           "serve"]
+__all__ = ["COLUMNS", "ExportSummary", "StudyConfig", "create_app", "export_participants", "export_responses",
+           "load_study_config", "serve"]
 
 
 def create_app(*args: Any, **kwargs: Any) -> Starlette:

@@ -38,10 +38,14 @@ class ExportSummary:
     rows: int = 0
     participants: int = 0
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> rows left out
+    kind: str = "answers"  # answers | participants
 
     def describe(self) -> str:
-        text = (f"{self.rows} answer{'s' * (self.rows != 1)} from {self.participants} "
-                f"participant{'s' * (self.participants != 1)}")
+        if self.kind == "participants":
+            text = f"{self.rows} participant{'s' * (self.rows != 1)}"
+        else:
+            text = (f"{self.rows} answer{'s' * (self.rows != 1)} from {self.participants} "
+                    f"participant{'s' * (self.participants != 1)}")
         if self.excluded:
             text += "; left out: " + ", ".join(f"{n} {why}" for why, n in sorted(self.excluded.items()))
         return text
@@ -97,6 +101,64 @@ def export_rows(store: StudyStore, *, include_pilot: bool = False, include_incom
     summary.excluded = dict(excluded)
 
 
+PARTICIPANT_COLUMNS = [
+    "participant", "session", "study_id", "prolific_session", "list", "stage", "pilot", "check_attempts",
+    "answers", "attention_passed", "started_at", "completed_at", "minutes",
+]
+
+
+def participant_rows(store: StudyStore, *, include_pilot: bool = False,
+                     summary: ExportSummary | None = None) -> Iterator[dict[str, Any]]:
+    """One row per session: who, where they got to, timing, attention, and the demographics answers
+    (one ``demographic_<name>`` column per field answered by anyone)."""
+    summary = summary if summary is not None else ExportSummary(path=None, format="rows")
+    answers: dict[int, int] = defaultdict(int)
+    passed: dict[int, bool] = {}
+    for row in store.iter_answers():
+        answers[row["session_id"]] += 1
+        if row["kind"] == "check":
+            passed[row["session_id"]] = passed.get(row["session_id"], True) and bool(row["correct"])
+    excluded = 0
+    for s in store.sessions():
+        if s["pilot"] and not include_pilot:
+            excluded += 1
+            continue
+        demographics = json.loads(s["demographics"]) if s["demographics"] else {}
+        row = {
+            "participant": s["participant"], "session": s["public_id"], "study_id": s["study_id"],
+            "prolific_session": s["prolific_session"], "list": s["list_index"], "stage": s["stage"],
+            "pilot": bool(s["pilot"]), "check_attempts": s["check_attempts"], "answers": answers[s["id"]],
+            "attention_passed": passed.get(s["id"]),
+            "started_at": _iso(s["created_at"]), "completed_at": _iso(s["completed_at"]),
+            "minutes": round((s["completed_at"] - s["created_at"]) / 60, 2) if s["completed_at"] else None,
+        }
+        row.update({f"demographic_{k}": v for k, v in sorted(demographics.items())})
+        summary.rows += 1
+        yield row
+    summary.participants = summary.rows
+    summary.excluded = {"pilot sessions": excluded} if excluded else {}
+
+
+def _iso(seconds: float | None) -> str | None:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds") if seconds else None
+
+
+def export_participants(db_url: str, out: str | os.PathLike[str], *, format: str | None = None,
+                        include_pilot: bool = False) -> ExportSummary:
+    """One row per session (:data:`PARTICIPANT_COLUMNS` then ``demographic_*``) to CSV or JSONL."""
+    path = Path(out)
+    fmt = _format_for(path, format)
+    store = StudyStore(db_url, create=False)
+    try:
+        summary = ExportSummary(path=path, format=fmt, kind="participants")
+        rows = list(participant_rows(store, include_pilot=include_pilot, summary=summary))
+        extra = sorted({k for row in rows for k in row if k not in PARTICIPANT_COLUMNS})
+        _write_atomic(path, rows, fmt, PARTICIPANT_COLUMNS + extra)
+        return summary
+    finally:
+        store.close()
+
+
 def _format_for(out: Path, fmt: str | None) -> Format:
     chosen = fmt or out.suffix.lstrip(".").lower()
     if chosen in ("csv", "jsonl"):
@@ -105,9 +167,21 @@ def _format_for(out: Path, fmt: str | None) -> Format:
                       hint="name the file .csv or .jsonl, or pass --format csv|jsonl")
 
 
-def write_rows(rows: Iterable[dict[str, Any]], handle: Any, fmt: Format) -> None:
+def _write_atomic(path: Path, rows: Iterable[dict[str, Any]], fmt: Format, columns: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write_rows(rows, handle, fmt, columns)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_rows(rows: Iterable[dict[str, Any]], handle: Any, fmt: Format, columns: list[str] = COLUMNS) -> None:
     if fmt == "csv":
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
@@ -125,16 +199,8 @@ def export_responses(db_url: str, out: str | os.PathLike[str], *, format: str | 
     store = StudyStore(db_url, create=False)
     try:
         summary = ExportSummary(path=path, format=fmt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                write_rows(export_rows(store, include_pilot=include_pilot, include_incomplete=include_incomplete,
-                                       include_checks=include_checks, summary=summary), handle, fmt)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomic(path, export_rows(store, include_pilot=include_pilot, include_incomplete=include_incomplete,
+                                        include_checks=include_checks, summary=summary), fmt, COLUMNS)
         return summary
     finally:
         store.close()
