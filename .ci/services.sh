@@ -19,15 +19,21 @@ _proceval_services() {
   local ver
   ver=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
   if [ -z "$ver" ]; then echo "services.sh: no PostgreSQL installed" >&2; return 1; fi
-  if ! pg_lsclusters -h 2>/dev/null | awk '{print $1, $2}' | grep -q "^$ver main$"; then
+  local clusters status
+  clusters=$(pg_lsclusters -h 2>/dev/null || true)
+  if [ -z "$(awk -v v="$ver" '$1 == v && $2 == "main"' <<<"$clusters")" ]; then
     pg_createcluster "$ver" main >/dev/null 2>&1 || true
+    clusters=$(pg_lsclusters -h 2>/dev/null || true)
   fi
-  if ! pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
-    pg_ctlcluster "$ver" main start >/dev/null 2>&1 \
-      || { echo "services.sh: could not start PostgreSQL $ver" >&2; return 1; }
+  status=$(awk -v v="$ver" '$1 == v && $2 == "main" {print $4}' <<<"$clusters")
+  if [ "$status" != "online" ]; then
+    pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
+    status=$(pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "main" {print $4}' || true)
+    [ "$status" = "online" ] || { echo "services.sh: could not start PostgreSQL $ver" >&2; return 1; }
   fi
   local port
-  port=$(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $3}')
+  port=$(pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "main" {print $3}' || true)
+  port=${port:-5432}
   local i
   for i in $(seq 1 30); do
     su postgres -c "psql -p $port -tAc 'select 1'" >/dev/null 2>&1 && break
@@ -40,7 +46,9 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 SQL
-  if ! su postgres -c "psql -p $port -tAc \"select 1 from pg_database where datname = 'proceval_test'\"" 2>/dev/null | grep -q 1; then
+  local exists
+  exists=$(su postgres -c "psql -p $port -tAc \"select 1 from pg_database where datname = 'proceval_test'\"" 2>/dev/null || true)
+  if [ "$exists" != "1" ]; then
     su postgres -c "createdb -p $port -O proceval proceval_test" >/dev/null 2>&1 || true
   fi
   export PROCEVAL_TEST_POSTGRES_URL="postgresql+psycopg://proceval:proceval@127.0.0.1:$port/proceval_test"
