@@ -97,12 +97,12 @@ def test_embedded_model_rates_a_few_items_both_ways(tmp_path: Path) -> None:
     dataset = generate("moral", out=tmp_path / "ds", from_files=[OTR / "cc_stage_2_mild.csv",
                                                                   OTR / "coc_stage_2_mild.csv"], progress=False)
     for scoring in ("logprob", "generate"):
-        run = run_dataset(dataset, "local/smollm2-135m", tmp_path / scoring, scoring=scoring, limit=4,
+        run = run_dataset(dataset, "local/smollm2-135m", tmp_path / scoring, scoring=scoring, limit=2,
                           progress=False)
         assert run is not None
         data = load_responses([tmp_path / scoring], dataset=dataset.path)
         rows = rating_rows(data.frame)
-        assert len(rows) == 4
+        assert len(rows) == 2
         if scoring == "logprob":
             assert rows["expected_rating"].between(1, 5).all()
         else:

@@ -97,7 +97,9 @@ class HumanMapping(_Strict):
 
     def factor_map(self, factor: str) -> ColumnMap | None:
         spec = self.factors.get(factor)
-        return ColumnMap(column=spec) if isinstance(spec, str) else spec
+        if isinstance(spec, str):  # normalise once: this is asked for every row
+            spec = self.factors[factor] = ColumnMap(column=spec)
+        return spec
 
     def used_columns(self) -> list[str]:
         columns = [self.participant, self.scenario.column]
@@ -223,7 +225,7 @@ def import_humans(
     index: dict[tuple[str, tuple[tuple[str, str | None], ...], str], str] = {}
     for item in ds.iter_items():
         index[(item.scenario_id, tuple(sorted(item.condition.items())), item.question_name)] = item.id
-    questions = {item.question_name for item in ds.iter_items()}
+    questions = {question for _, _, question in index}
     rows: list[dict[str, Any]] = []
     unmatched: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
