@@ -192,3 +192,25 @@ def test_study_config_errors_name_the_file_line_and_field(tmp_path: Path) -> Non
         load_study_config(typo)
     with pytest.raises(HumansError, match="no such study config"):
         load_study_config(tmp_path / "missing.yaml")
+
+
+def test_a_prolific_link_opened_twice_at_once_gives_one_session(dataset: Dataset, config: StudyConfig,
+                                                                db_url: str) -> None:
+    import threading
+
+    app = create_app(dataset, config, db_url)
+    clients = [client_for(app) for _ in range(4)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(clients))
+
+    def open_link(client) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        statuses.append(client.get("/?" + PROLIFIC).status_code)
+
+    threads = [threading.Thread(target=open_link, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [303] * len(clients)
+    assert len(app.state.study.store.sessions()) == 1

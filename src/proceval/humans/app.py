@@ -37,7 +37,7 @@ from proceval.humans.assignment import StudyLists, build_lists, make_plan
 from proceval.humans.config import AttentionCheck, StudyConfig
 from proceval.humans.export import COLUMNS, ExportSummary, export_rows
 from proceval.humans.stats import study_progress
-from proceval.humans.storage import AnswerConflict, SessionRow, StudyStore
+from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.ids import canonical_json, content_id
 
 SESSION_COOKIE = "proceval_session"
@@ -290,7 +290,7 @@ class _Handlers:
     async def start(self, request: Request) -> Response:
         return await self._run(self._start, request)
 
-    def _start(self, request: Request) -> Response:
+    def _start(self, request: Request, retried: bool = False) -> Response:
         params = {}
         for name in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"):
             value = request.query_params.get(name)
@@ -315,8 +315,13 @@ class _Handlers:
                                              "or contact the researcher.")
         elif current is not None and current.stage not in ("declined", "screened_out"):
             return self._see()
-        token, _ = self.store.create_session(participant=pid, study_id=study_id,
-                                             prolific_session=prolific_session, pilot=self.study.pilot)
+        try:
+            token, _ = self.store.create_session(participant=pid, study_id=study_id,
+                                                 prolific_session=prolific_session, pilot=self.study.pilot)
+        except SessionExists:
+            if retried:
+                raise HttpError(409, "This Prolific ID already has a study session.") from None
+            return self._start(request, retried=True)  # the link was opened twice at once: join that session
         return self._cookie(self._see(), request, token)
 
     # ------------------------------------------------------------- pages

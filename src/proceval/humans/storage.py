@@ -172,6 +172,10 @@ class SessionRow:
         )
 
 
+class SessionExists(HumansError):
+    """A second session for a Prolific participant who already has one (two tabs opened at once)."""
+
+
 class AnswerConflict(HumansError):
     """An answer that cannot be stored: the idempotency key belongs to another trial or session."""
 
@@ -324,6 +328,13 @@ class StudyStore:
         now = time.time()
         name = participant or (("pilot-" if pilot else "anon-") + public_id)
         key = f"{study_id or ''}:{participant}" if participant and not pilot else None
+        try:
+            return token, self._insert_session(token, public_id, name, key, study_id, prolific_session, pilot, now)
+        except IntegrityError:
+            raise SessionExists("this participant already has a session", field="PROLIFIC_PID") from None
+
+    def _insert_session(self, token: str, public_id: str, name: str, key: str | None, study_id: str | None,
+                        prolific_session: str | None, pilot: bool, now: float) -> SessionRow:
         with self._writing() as conn:
             result = conn.execute(sessions_table.insert().values(
                 token_hash=hash_token(token), public_id=public_id, participant=name, participant_key=key,
@@ -333,7 +344,7 @@ class StudyStore:
             assert result.inserted_primary_key is not None
             session_id = int(result.inserted_primary_key[0])
             row = conn.execute(select(sessions_table).where(sessions_table.c.id == session_id)).one()
-        return token, SessionRow.from_row(row)
+        return SessionRow.from_row(row)
 
     def session_by_token(self, token: str) -> SessionRow | None:
         if not token or len(token) > 128:
