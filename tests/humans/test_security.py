@@ -164,3 +164,16 @@ def test_demographics_reject_unknown_fields_and_values_out_of_range(study) -> No
         response = study.post("/study/demographics", data={"csrf": csrf, **data})
         assert response.status_code == 400 and message in response.text
     assert study.app.state.study.store.sessions()[0]["stage"] == "demographics"
+
+
+def test_attention_checks_are_not_given_away_by_the_page_source(study) -> None:  # type: ignore[no-untyped-def]
+    p, page = at_first_trial(study)
+    seen_check = False
+    while page.action == "/study/trial":
+        assert "attn" not in page.text
+        assert re.search(r'name="item_id" value="[0-9a-f]{16}"', page.text)
+        seen_check |= "Please choose" in page.text
+        page = p.step(page)
+    assert seen_check
+    kinds = {a["item_id"]: a["kind"] for a in study.app.state.study.store.iter_answers()}
+    assert kinds["attn-blue"] == "check"  # stored (and exported) under the id the config gives it

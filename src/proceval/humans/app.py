@@ -148,6 +148,10 @@ class Study:
         self.pilot = pilot
         self.items = dataset.item_map()
         self.checks = {c.id: c for c in config.attention_checks}
+        # attention checks travel in forms under an opaque id shaped like an item id, so the page source
+        # does not give them away
+        self.check_refs = {content_id("attention-check", config.seed, c.id): c.id for c in config.attention_checks}
+        self.public_refs = {v: k for k, v in self.check_refs.items()}
         self.lists: StudyLists = build_lists(dataset.items, config)
         self.admin_token = config.resolved_admin_token()
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
@@ -181,6 +185,10 @@ class Study:
         if "check" in entry:
             return Trial(position, "check", entry["check"], entry.get("order"), None, self.checks[entry["check"]])
         return Trial(position, "item", entry["item"], entry.get("order"), self.items[entry["item"]], None)
+
+    def public_ref(self, trial: Trial) -> str:
+        """The id a trial's form carries: the item id, or the attention check's opaque id."""
+        return self.public_refs[trial.ref] if trial.kind == "check" else trial.ref
 
     @property
     def after_trials(self) -> str:
@@ -370,7 +378,7 @@ class _Handlers:
     def _trial_page(self, session: SessionRow, common: dict[str, Any], status: int) -> Response:
         assert session.plan is not None
         trial = self.study.trial(session, session.position)
-        context: dict[str, Any] = {"position": trial.position, "n_trials": len(session.plan), "ref": trial.ref,
+        context: dict[str, Any] = {"position": trial.position, "n_trials": len(session.plan), "ref": self.study.public_ref(trial),
                                    "key": secrets.token_urlsafe(18), "comments": self.config.comments,
                                    "max_comment": self.config.max_comment_chars, **common}
         if trial.check is not None:
@@ -461,8 +469,8 @@ class _Handlers:
             raise HttpError(400, f"There is no trial number {position + 1} in this study.")
         trial = self.study.trial(session, position)
         ref = _form_text(form, "item_id", max_len=128)
-        if ref != trial.ref:
-            if ref in self.study.items or ref in self.study.checks:
+        if ref != self.study.public_ref(trial):
+            if ref in self.study.items or ref in self.study.check_refs:
                 raise HttpError(400, "That item is not the one at this point of your study.")
             raise HttpError(400, "Unknown item.")
         response = form.get("response")
