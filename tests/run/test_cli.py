@@ -39,3 +39,45 @@ def test_cli_errors_are_one_clear_line(tiny_choice_dataset, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert code == 2 and "127.0.0.1:9" in err and "sk-cli-secret" not in err
     assert "sk-cli-secret" not in json.dumps([p.read_text() for p in (tmp_path).rglob("*.json")])
+
+
+def test_cli_personas_file(tiny_hf_path: Path, tiny_choice_dataset, tmp_path: Path) -> None:
+    table = tmp_path / "people.csv"
+    table.write_text("id,age,country\nr1,34,Kenya\nr2,71,Peru\n")
+    out = tmp_path / "run"
+    assert main(["run", str(tiny_choice_dataset.path), "--model", f"hf/{tiny_hf_path}", "--out", str(out),
+                 "--limit", "2", "--threads", "1", "--no-progress", "--personas", str(table)]) == 0
+    run = load_run(out)
+    assert sorted(run.subjects()) == [f"hf/{tiny_hf_path}#persona=r1", f"hf/{tiny_hf_path}#persona=r2"]
+    systems = {s["id"]: s["system"] for s in run.info["subjects"]}
+    assert "Kenya" in systems[f"hf/{tiny_hf_path}#persona=r1"] and "Peru" in systems[f"hf/{tiny_hf_path}#persona=r2"]
+
+
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tiny_hf_path: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import choice_item, write_dataset
+
+    items = [choice_item(s, {"belief": lv}) for s in range(60) for lv in ("true", "false")]
+    ds = write_dataset(tmp_path / "ds", items)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "proceval", "run", str(ds.path), "--model", f"hf/{tiny_hf_path}",
+               "--out", str(out), "--threads", "1", "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    responses = out / "responses.jsonl"
+    while not responses.is_file() or responses.read_text().count("\n") < 5:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    assert "run the same command again to resume" in err.decode() and "Traceback" not in err.decode()
+    stopped = load_run(out)
+    assert stopped.info["status"] == "interrupted" and 5 <= len(stopped.responses) < len(items)
+    assert main(command[3:]) == 0
+    assert load_run(out).complete and len(load_run(out).responses) == len(items)
