@@ -2,7 +2,8 @@
 
 For each size, data are simulated from known parameters (a ~ lognormal(0, 0.3), b ~ N(0, 1), θ ~ N(0, 1));
 proceval's ``fit_irt(x, "2pl")`` (median of ``--repeats`` runs, full fit: EM, EAP abilities, standard errors
-and item fit) and ``girth.twopl_mml`` (one run) fit the same matrix in the same process. Prints JSON with
+and item fit) and ``girth.twopl_mml`` (one run) fit the same matrix in the same process, both with one BLAS
+thread (proceval's default; on two cores extra BLAS threads only contend). Prints JSON with
 wall times, the speed ratio and the correlation of each estimate with the truth.
 
     .venv/bin/python benchmarks/irt.py [--sizes 50x1000 200x5000] [--repeats 3] [--no-girth]
@@ -61,9 +62,12 @@ def measure(n_items: int, n_persons: int, repeats: int, with_girth: bool) -> dic
     if with_girth:
         import girth
 
-        start = time.perf_counter()
-        theirs = girth.twopl_mml(sim["x"].T.astype(int))  # girth: items × persons
-        seconds = time.perf_counter() - start
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):  # the same BLAS threads proceval uses by default
+            start = time.perf_counter()
+            theirs = girth.twopl_mml(sim["x"].T.astype(int))  # girth: items × persons
+            seconds = time.perf_counter() - start
         row["girth"] = {
             "seconds": round(seconds, 3),
             "difficulty_r": corr(theirs["Difficulty"], sim["b"]),
