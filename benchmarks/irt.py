@@ -61,7 +61,6 @@ def measure(n_items: int, n_persons: int, repeats: int, with_girth: bool) -> dic
     row: dict[str, object] = {"items": n_items, "persons": n_persons, "proceval": ours}
     if with_girth:
         import girth
-
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):  # the same BLAS threads proceval uses by default
