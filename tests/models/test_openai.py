@@ -118,3 +118,12 @@ def test_bad_base_url_path_is_reported(server: LlamaServer) -> None:
     model = load_model("openai/smollm2", base_url=server.base_url.removesuffix("/v1") + "/nope")
     with pytest.raises(ProcevalError, match=r"404|does not exist"):
         model.generate([Message("user", "hi")], max_tokens=2)
+
+
+def test_prompt_longer_than_the_server_context_is_too_long(server: LlamaServer, tmp_path: Path) -> None:
+    items = [choice_item(0, {"belief": "true"}, text="The ball rolls on. " * 400)]  # > 1024 tokens
+    ds = write_dataset(tmp_path / "ds", items)
+    run = run_dataset(ds, "openai/smollm2", tmp_path / "run", progress=False, base_url=server.base_url,
+                      scoring="generate", max_tokens=2)
+    assert [r["status"] for r in run.responses] == ["too_long"] and run.complete
+    assert run.info["counts"]["too_long"] == 1

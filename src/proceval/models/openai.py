@@ -37,7 +37,7 @@ from proceval.models.base import (
 from proceval.models.chat import render_chat
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-_TOO_LONG_HINTS = ("context length", "context window", "maximum context", "too long", "exceeds", "n_ctx")
+_TOO_LONG_HINTS = ("context length", "context window", "maximum context", "too long", "exceed", "n_ctx")
 
 
 def _logsumexp(values: list[float]) -> float:
