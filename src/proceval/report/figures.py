@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -63,7 +64,7 @@ def bar_ci_figure(
             vals.append(value)
             errs_lo.append(max(0.0, value - lo))
             errs_hi.append(max(0.0, hi - value))
-        style = {"color": PALETTE[j % len(PALETTE)], "label": _short(h, 40) if hue else None, "capsize": 3,
+        style: dict[str, Any] = {"color": PALETTE[j % len(PALETTE)], "label": _short(h, 40) if hue else None, "capsize": 3,
                  "error_kw": {"elinewidth": 1}}
         if horizontal:
             ax.barh(pos, vals, height=width * 0.95, xerr=[errs_lo, errs_hi], **style)
