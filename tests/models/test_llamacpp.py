@@ -13,6 +13,8 @@ from proceval.errors import ModelError
 from proceval.models import Message, PromptTooLong, load_model
 from proceval.models.llamacpp import embedded_model_path
 from proceval.run import run_dataset
+from proceval.run.prompts import PromptBuilder
+from proceval.run.scoring import unique_prefix_tokens
 from tests.conftest import choice_item, write_dataset
 
 pytestmark = pytest.mark.skipif(
@@ -100,7 +102,7 @@ def test_unknown_embedded_model_and_missing_file_are_clear() -> None:
 
 def test_embedded_model_end_to_end(smollm, tmp_path: Path) -> None:
     items = [choice_item(s, {"belief": lv}, answer="a" if lv == "true" else "b",
-                         text=f"{STORY} Scenario {s}.", options=("in the basket", "in the box"))
+                         text=f"{STORY} Scenario {s}, {lv}.", options=("in the basket", "in the box"))
              for s in range(3) for lv in ("true", "false")]
     ds = write_dataset(tmp_path / "ds", items)
     run = run_dataset(ds, smollm, tmp_path / "run", progress=False)
@@ -108,8 +110,14 @@ def test_embedded_model_end_to_end(smollm, tmp_path: Path) -> None:
     assert run.info["model"]["revision"].startswith("sha256:")
     for r in run.responses:
         assert r["choice"] in ("a", "b") and abs(sum(r["probs"].values()) - 1) < 1e-4
-    # prefix sharing: far fewer tokens evaluated than the prompts' total length
-    assert run.info["counts"]["prompt_tokens_evaluated"] < 0.5 * sum(r["prompt_tokens"] for r in run.responses)
+    # prefix sharing: far fewer tokens evaluated than the prompts' total length, close to the unique tokens
+    evaluated = run.info["counts"]["prompt_tokens_evaluated"]
+    assert evaluated < 0.5 * sum(r["prompt_tokens"] for r in run.responses)
+    builder = PromptBuilder()
+    sequences = [smollm.prompt_tokens(p.messages, p.assistant_prefix)
+                 for item in items for order in (["a", "b"], ["b", "a"])
+                 for p in [builder.build(item, order)]]
+    assert evaluated <= 1.25 * unique_prefix_tokens(sequences) + 1  # +1: the cold start re-reads one token
     cot = run_dataset(ds, smollm, tmp_path / "cot", strategy="cot", scoring="generate", limit=2, progress=False,
                       max_tokens=48)
     for r in cot.responses:

@@ -47,3 +47,19 @@ def argmax_key(probs: dict[str, float], keys: list[str]) -> str:
         if probs[key] > probs[best]:
             best = key
     return best
+
+
+def unique_prefix_tokens(sequences: list[list[int]]) -> int:
+    """Nodes of the trie of token ``sequences``: the fewest tokens any evaluator must read (the lower bound
+    for prefix sharing)."""
+    root: dict[int, dict] = {}  # type: ignore[type-arg]
+    nodes = 0
+    for seq in sequences:
+        node = root
+        for token in seq:
+            child = node.get(token)
+            if child is None:
+                child = node[token] = {}
+                nodes += 1
+            node = child
+    return nodes
