@@ -19,6 +19,7 @@ import yaml
 from proceval.dataset import Dataset
 from proceval.humans.simulate import Page, SimulatedParticipant
 from proceval.humans.storage import StudyStore
+from proceval.ids import content_id
 
 from .conftest import FULL_CONFIG, free_port, participant
 
@@ -118,9 +119,11 @@ def test_sigkill_mid_load_loses_and_duplicates_nothing(dataset: Dataset, db_url:
     rows = Counter((a["participant"], a["position"]) for a in stored)
     assert max(rows.values()) == 1  # nothing duplicated
     by_key = {(a["participant"], a["position"]): (a["item_id"], a["response"]) for a in stored}
+    # the attention check's form carries an opaque id; it is stored under the config's id
+    form_ids = {content_id("attention-check", 0, "attn-blue"): "attn-blue"}
     for i, p in enumerate(people):
         assert p.acknowledged, f"participant {i} had no answer acknowledged"
         for ack in p.acknowledged:  # every acknowledged answer is there, as given
-            assert by_key[(f"crash{i}", ack.position)] == (ack.item_id, ack.response)
+            assert by_key[(f"crash{i}", ack.position)] == (form_ids.get(ack.item_id, ack.item_id), ack.response)
         n_trials = len(dataset.items) // 2 + 1
         assert sorted(pos for (who, pos) in rows if who == f"crash{i}") == list(range(n_trials))

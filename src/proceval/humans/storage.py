@@ -50,6 +50,7 @@ SCHEMA_VERSION = 1
 STAGES = ("consent", "instructions", "check", "trials", "demographics", "debrief", "completed",
           "declined", "screened_out")
 FINAL_STAGES = ("completed", "declined", "screened_out")
+PLAN_CACHE_SIZE = 50_000  # parsed participant plans kept in memory (a plan is fixed once assigned)
 
 metadata = MetaData()
 
@@ -160,12 +161,22 @@ class SessionRow:
     completed_at: float | None
 
     @classmethod
-    def from_row(cls, row: Any) -> SessionRow:
+    def from_row(cls, row: Any, plans: dict[int, list[dict[str, Any]]] | None = None) -> SessionRow:
+        """A session from a database row; ``plans`` caches parsed plans (a plan never changes once set)."""
         m = row._mapping
+        plan = None
+        if m["plan"]:
+            plan = plans.get(m["id"]) if plans is not None else None
+            if plan is None:
+                plan = json.loads(m["plan"])
+                if plans is not None:
+                    if len(plans) >= PLAN_CACHE_SIZE:
+                        plans.pop(next(iter(plans)))
+                    plans[m["id"]] = plan
         return cls(
             id=m["id"], public_id=m["public_id"], participant=m["participant"], study_id=m["study_id"],
             prolific_session=m["prolific_session"], pilot=bool(m["pilot"]), stage=m["stage"], csrf=m["csrf"],
-            list_index=m["list_index"], plan=json.loads(m["plan"]) if m["plan"] else None,
+            list_index=m["list_index"], plan=plan,
             position=m["position"], shown_position=m["shown_position"], shown_at=m["shown_at"],
             check_attempts=m["check_attempts"], completion_code=m["completion_code"],
             created_at=m["created_at"], completed_at=m["completed_at"],
@@ -242,6 +253,7 @@ class StudyStore:
         self.engine = make_engine(db_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._write_lock = None if self.is_postgres else threading.Lock()
+        self._plans: dict[int, list[dict[str, Any]]] = {}
         try:
             self.migrate()
         except OperationalError as exc:
@@ -351,7 +363,7 @@ class StudyStore:
             return None
         with self._reading() as conn:
             row = conn.execute(_SESSION_BY_HASH, {"token_hash": hash_token(token)}).first()
-        return SessionRow.from_row(row) if row else None
+        return SessionRow.from_row(row, self._plans) if row else None
 
     def session_by_participant(self, study_id: str | None, participant: str) -> SessionRow | None:
         with self._reading() as conn:
