@@ -151,3 +151,14 @@ def test_irt_on_a_human_table_uses_the_dataset(study: dict[str, Path]) -> None:
     assert fit.n_persons == 600 and len(fit.items) == N_ITEMS
     with pytest.raises(AnalysisError, match="needs the dataset"):
         run_irt([study["humans"]])
+
+
+def test_irt_runs_inside_proceval_analyze(study: dict[str, Path], tmp_path: Path) -> None:
+    from proceval.analysis import analyze
+
+    report = analyze([study["aligned"]], out=tmp_path / "report", humans=study["humans"],
+                     analyses=["irt"], n_boot=50)
+    result = report.results["irt"]
+    assert set(result.numbers) == {"aligned", "humans"}
+    assert result.numbers["aligned"]["n_persons"] == 400 and result.numbers["humans"]["n_persons"] == 600
+    assert len(result.tables["items_aligned"]) == N_ITEMS
