@@ -12,6 +12,7 @@ from proceval.analysis.agreement import (
     cohen_kappa,
     krippendorff_alpha,
     loo_agreement,
+    loo_credits,
     modal_agreement,
     modal_credit,
 )
@@ -78,3 +79,12 @@ def test_cohen_kappa_matches_sklearn(pairs: list[tuple[str, str]]) -> None:
         assert ours == 1.0 or ours != ours
     else:
         assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_loo_credits_per_answer_keep_other_columns() -> None:
+    table = HUMANS.assign(condition_name=["c1", "c1", "c1", "c2", "c2", "c2", "c1"])
+    credits = loo_credits(table)
+    assert credits["credit"].tolist()[:6] == [0.5, 0.5, 0.0, 1.0, 1.0, 1.0]
+    assert credits["credit"].isna().tolist()[6]  # i3: nobody else answered
+    by_condition = credits.groupby("condition_name")["credit"].mean()
+    assert by_condition["c1"] == pytest.approx(1 / 3) and by_condition["c2"] == 1.0

@@ -30,6 +30,25 @@ def modal_credit(answer: Hashable, others: Sequence[Hashable]) -> float:
     return 1.0 / len(modes) if answer in modes else 0.0
 
 
+def loo_credits(
+    table: pd.DataFrame, *, rater: str = "participant", item: str = "item_id", response: str = "response"
+) -> pd.DataFrame:
+    """One row per answer: its :func:`modal_credit` against the other raters of the same item (NaN when
+    nobody else answered it). Other columns of ``table`` (e.g. the condition) are kept."""
+    data = table.dropna(subset=[response]).reset_index(drop=True)
+    by_item: dict[Hashable, list[int]] = {}
+    for index, key in enumerate(data[item]):
+        by_item.setdefault(key, []).append(index)
+    values = data[response].tolist()
+    credits = np.full(len(data), np.nan)
+    for rows in by_item.values():
+        for index in rows:
+            others = [values[j] for j in rows if j != index]
+            if others:
+                credits[index] = modal_credit(values[index], others)
+    return data.assign(credit=credits)
+
+
 def loo_agreement(
     table: pd.DataFrame, *, rater: str = "participant", item: str = "item_id", response: str = "response"
 ) -> pd.DataFrame:
@@ -38,25 +57,13 @@ def loo_agreement(
     Returns one row per rater: ``n_items`` (items that someone else also answered), ``n_alone`` (items only
     this rater answered, not scored) and ``agreement`` (mean :func:`modal_credit`).
     """
-    data = table[[rater, item, response]].dropna()
-    by_item: dict[Hashable, list[tuple[Hashable, Hashable]]] = {}
-    for r, i, v in data.itertuples(index=False):
-        by_item.setdefault(i, []).append((r, v))
-    scores: dict[Hashable, list[float]] = {}
-    alone: Counter[Hashable] = Counter()
-    for answers in by_item.values():
-        for index, (r, v) in enumerate(answers):
-            others = [o for j, (_, o) in enumerate(answers) if j != index]
-            if not others:
-                alone[r] += 1
-                continue
-            scores.setdefault(r, []).append(modal_credit(v, others))
-    raters = list(dict.fromkeys(data[rater]))
-    return pd.DataFrame.from_records(
-        [{rater: r, "n_items": len(scores.get(r, [])), "n_alone": alone[r],
-          "agreement": float(np.mean(scores[r])) if scores.get(r) else float("nan")} for r in raters],
-        columns=[rater, "n_items", "n_alone", "agreement"],
-    )
+    credits = loo_credits(table[[rater, item, response]], rater=rater, item=item, response=response)
+    out = []
+    for key, part in credits.groupby(rater, sort=False):
+        scored = part["credit"].dropna()
+        out.append({rater: key, "n_items": len(scored), "n_alone": int(part["credit"].isna().sum()),
+                    "agreement": float(scored.mean()) if len(scored) else float("nan")})
+    return pd.DataFrame.from_records(out, columns=[rater, "n_items", "n_alone", "agreement"])
 
 
 def modal_agreement(

@@ -10,7 +10,13 @@ import pandas as pd
 from scipy import stats
 
 from proceval.analysis.accuracy import accuracy_table, scored_rows
-from proceval.analysis.agreement import cohen_kappa, krippendorff_alpha, loo_agreement, modal_credit
+from proceval.analysis.agreement import (
+    cohen_kappa,
+    krippendorff_alpha,
+    loo_agreement,
+    loo_credits,
+    modal_credit,
+)
 from proceval.analysis.base import (
     AnalysisContext,
     AnalysisResult,
@@ -84,6 +90,24 @@ def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
                      "raters": int(part["participant"].nunique()), "n_items": n_items, "agreement": agreement,
                      "ci_low": low, "ci_high": high, "kappa_vs_modal": kappa})
     agreement_table = pd.DataFrame.from_records(rows)
+
+    # The same per condition: the inter-participant baseline beside each model.
+    by_condition = []
+    human_credits = loo_credits(humans, response="answer_value")
+    for condition, part in human_credits.groupby("condition_name", sort=False):
+        per_person = part.groupby("participant")["credit"].mean().dropna()
+        if len(per_person):
+            by_condition.append({"subject": "humans (leave-one-out)", "condition_name": condition,
+                                 "raters": len(per_person), "agreement": float(per_person.mean())})
+    for subject, part in others[others["answer_value"].notna()].groupby("subject", sort=False):
+        scored = [(c, modal_credit(v, groups[i])) for i, v, c in
+                  zip(part["item_id"], part["answer_value"], part["condition_name"], strict=True) if i in groups]
+        for condition, credits_here in pd.DataFrame(scored, columns=["condition_name", "credit"]).groupby(
+                "condition_name", sort=False)["credit"]:
+            by_condition.append({"subject": subject, "condition_name": condition,
+                                 "raters": int(part["participant"].nunique()), "agreement": float(credits_here.mean())})
+    if by_condition:
+        result.tables["agreement_by_condition"] = pd.DataFrame.from_records(by_condition)
     result.tables["agreement"] = agreement_table
     numbers["agreement"] = {str(r["subject"]): {"agreement": r["agreement"], "ci": [r["ci_low"], r["ci_high"]],
                                                 "n_items": int(r["n_items"]), "kappa_vs_modal": r["kappa_vs_modal"]}
