@@ -155,7 +155,7 @@ class Study:
         self.lists: StudyLists = build_lists(dataset.items, config)
         self.admin_token = config.resolved_admin_token()
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                               trim_blocks=True, lstrip_blocks=True)
+                               trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self.env.filters["paras"] = paragraphs
         store.bind_study({
             "dataset": dataset.manifest_hash,
