@@ -162,3 +162,21 @@ def test_irt_runs_inside_proceval_analyze(study: dict[str, Path], tmp_path: Path
     assert set(result.numbers) == {"aligned", "humans"}
     assert result.numbers["aligned"]["n_persons"] == 400 and result.numbers["humans"]["n_persons"] == 600
     assert len(result.tables["items_aligned"]) == N_ITEMS
+
+
+def test_cli_irt_on_a_matrix_csv_and_a_tsv_human_table(study: dict[str, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    answers = _answers(np.linspace(-1.5, 1.5, 8), np.ones(8), 200, 4).astype(int)
+    lines = ["person," + ",".join(f"q{j}" for j in range(8))]
+    lines += [f"s{i}," + ",".join(map(str, row)) for i, row in enumerate(answers)]
+    lines[5] = "s4," + ",".join([""] * 8)  # a respondent with no answers
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    assert main(["irt", str(tmp_path / "m.csv"), "--model", "rasch", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "excluded 1 respondent" in printed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["populations"]["m"]
+    assert summary["excluded_persons"] == {"s4": "no answers"} and summary["n_items"] == 8
+    tsv = tmp_path / "humans.tsv"
+    tsv.write_text(study["humans"].read_text().replace(",", "\t"))
+    fits = run_irt([tsv], dataset=study["data"], model="1pl")
+    assert fits["humans"].n_persons == 600

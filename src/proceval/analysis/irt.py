@@ -252,9 +252,9 @@ def load_matrices(
     for table in tables:
         if not table.is_file():
             raise AnalysisError("no such file or run directory", file=table)
-        with table.open(encoding="utf-8-sig") as f:
+        with table.open(encoding="utf-8-sig", errors="replace") as f:
             header = [h.strip() for h in f.readline().split(",")]
-        if {"participant", "item_id"} <= set(header):
+        if {"participant", "item_id"} <= set(header) or table.suffix.lower() in (".tsv", ".jsonl", ".parquet"):
             raw = read_humans(table)
             if "correct" in raw.columns and value != "rating":
                 frame = raw.assign(correct=raw["correct"].map(_truth))
