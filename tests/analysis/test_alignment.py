@@ -180,3 +180,20 @@ def test_cli_irt_on_a_matrix_csv_and_a_tsv_human_table(study: dict[str, Path], t
     tsv.write_text(study["humans"].read_text().replace(",", "\t"))
     fits = run_irt([tsv], dataset=study["data"], model="1pl")
     assert fits["humans"].n_persons == 600
+
+
+def test_model_runs_pooled_by_subject_are_one_respondent_each(study: dict[str, Path], tmp_path: Path) -> None:
+    from proceval.analysis.irt import load_matrices
+    from tests.analysis.runfiles import choice_response, write_run
+
+    dataset = Dataset.load(study["data"])
+    runs = []
+    for k in range(4):
+        def answer(item, rng, k=k):  # type: ignore[no-untyped-def]
+            return choice_response(item, "a" if rng.random() < 0.3 + 0.15 * k else "b")
+
+        runs.append(tmp_path / f"model{k}")
+        write_run(dataset, runs[-1], answer, subject="local/same-model", seed=k)
+    (pooled,) = load_matrices(runs, by="subject").values()
+    assert pooled.persons == ["model0", "model1", "model2", "model3"]
+    assert pooled.n_items == N_ITEMS and pooled.n_missing == 0

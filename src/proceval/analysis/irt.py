@@ -283,7 +283,14 @@ def load_matrices(
         if value == "auto":
             kinds = set(frame.get("response_type", pd.Series(["choice"])).dropna())
             column = "rating" if kinds == {"rating"} else "correct"
-        person_column = "participant" if by == "source" else "subject"
+        person_column = "participant"
+        if by == "subject":
+            # pooled: a model run is one respondent named by its run; personas and humans keep their own ids
+            kinds = frame.get("subject_kind", pd.Series(["human"] * len(frame), index=frame.index))
+            frame = frame.assign(_respondent=np.where(
+                kinds == "model", name, name + "#" + frame["participant"].astype(str)
+            ))
+            person_column = "_respondent"
         out[_unique(name, out)] = matrix_from_frame(
             frame, value=column, person_column=person_column, source=source  # type: ignore[arg-type]
         )
