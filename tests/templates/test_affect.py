@@ -76,6 +76,8 @@ def test_published_text_design_has_640_items(tmp_path: Path) -> None:
         ds = generate(f"affect_{domain}", out=tmp_path / domain, from_files=[AFFECT / f"{domain}.csv"],
                       progress=False)
         assert ds.manifest.n_scenarios == 10 and not ds.manifest.skipped
+        assert len(ds.manifest.counts_per_condition) == 32
+        assert set(ds.manifest.counts_per_condition.values()) == {10}  # every condition once per scenario
         total += ds.manifest.n_items
         for item in ds.items:
             per_type[item.condition["inference"]] += 1
