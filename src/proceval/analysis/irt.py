@@ -95,8 +95,10 @@ class ResponseMatrix:
 
     def proportion(self) -> np.ndarray:
         """Mean answer per item over the persons who answered it (accuracy for binary items)."""
+        answered = (~np.isnan(self.values)).sum(axis=0)
+        totals = np.nansum(self.values, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.nanmean(np.where(np.isnan(self.values), np.nan, self.values), axis=0)
+            return np.where(answered > 0, totals / np.maximum(answered, 1), np.nan)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, index=pd.Index(self.persons, name="person"), columns=self.items)
