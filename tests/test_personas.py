@@ -105,3 +105,22 @@ def test_any_attribute_text_reaches_the_prompt_verbatim(tmp_path_factory: pytest
     path.write_text("id,bio\n" + "".join(f"r{i},{v}\n" for i, v in enumerate(values)), encoding="utf-8")
     personas = load_personas(path, template="Bio: {{ bio }}")
     assert [p.prompt for p in personas] == [f"Bio: {v}" for v in values]
+
+
+def test_personas_example_in_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "irt.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+               if b.startswith("# docs-example: personas")]
+    write(tmp_path / "personas.csv", "id,age,country\na,30,Peru\nb,41,Fiji\nc,55,Oman\n")
+    write(tmp_path / "humans.csv", "participant,item_id,response,age\nh1,i2,a,30\nh1,i1,b,30\n")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/irt.md", "exec"), namespace)
+    personas = namespace["personas"]
+    assert len(personas) == 2  # type: ignore[arg-type]
+    assert personas[0].prompt.startswith("You are ") and "live in" in personas[0].prompt  # type: ignore[index]
+    assert namespace["twins"][0].item_order == ["i2", "i1"]  # type: ignore[index]
