@@ -21,7 +21,7 @@ def progress_bar(description: str, *, total: int | None, unit: str = "items",
                  enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """Yields ``advance(k)``. Shows a bar with rate and ETA when ``enabled`` and stderr is a terminal."""
     if not enabled or not sys.stderr.isatty():
-        yield lambda k=1: None
+        yield _ignore
         return
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -33,4 +33,12 @@ def progress_bar(description: str, *, total: int | None, unit: str = "items",
     ]
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda k=1: progress.advance(task, k)
+
+        def advance(k: int = 1) -> None:
+            progress.advance(task, k)
+
+        yield advance
+
+
+def _ignore(k: int = 1) -> None:
+    """Progress is not shown (not a terminal, or switched off)."""
