@@ -197,3 +197,22 @@ def test_model_runs_pooled_by_subject_are_one_respondent_each(study: dict[str, P
     (pooled,) = load_matrices(runs, by="subject").values()
     assert pooled.persons == ["model0", "model1", "model2", "model3"]
     assert pooled.n_items == N_ITEMS and pooled.n_missing == 0
+
+
+def test_align_example_in_docs(study: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import shutil
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "irt.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if b.startswith("# docs-example: align")]
+    shutil.copytree(study["aligned"], tmp_path / "runs" / "quiz-personas")
+    shutil.copytree(study["shuffled"], tmp_path / "runs" / "quiz-plain")
+    shutil.copy(study["humans"], tmp_path / "humans.csv")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/irt.md", "exec"), namespace)
+    result = namespace["result"]
+    assert list(result.comparisons) == ["quiz-personas", "quiz-plain"]  # type: ignore[attr-defined]
+    assert (tmp_path / "reports" / "align" / "report.html").is_file()
