@@ -47,3 +47,5 @@ def test_writer_example(tmp_path: Path) -> None:
     result = namespace["result"]
     assert result.info["structured_output"] == "json_schema"  # type: ignore[attr-defined]
     assert len(result.scenarios) + result.info["gave_up"] == 2  # type: ignore[attr-defined]
+    for values in result.scenarios:  # type: ignore[attr-defined]
+        assert set(values) == {"person", "place"}

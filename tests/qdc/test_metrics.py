@@ -14,6 +14,7 @@ from proceval.qdc.metrics import (
     count_sentences,
     coverage,
     distinct_n,
+    distinct_ns,
     length_stats,
     mean_pairwise_cosine_distance,
     self_bleu,
@@ -44,6 +45,7 @@ def test_distinct_n_hand_made() -> None:
     assert distinct_n(["x y", "x y"], 2) == pytest.approx(0.5)
 
 
+@settings(deadline=None)
 @given(st.lists(words, min_size=1, max_size=8), st.integers(1, 4))
 def test_distinct_n_is_a_fraction(docs: list[list[str]], n: int) -> None:
     value = distinct_n(docs, n)
@@ -53,6 +55,15 @@ def test_distinct_n_is_a_fraction(docs: list[list[str]], n: int) -> None:
     else:
         assert 0 < value <= 1
         assert distinct_n(docs + docs, n) == pytest.approx(value / 2)  # duplicating halves it
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(words, min_size=0, max_size=8))
+def test_vectorised_distinct_equals_the_definition(docs: list[list[str]]) -> None:
+    fast = distinct_ns(docs, (1, 2, 3))
+    for n in (1, 2, 3):
+        slow = distinct_n(docs, n)
+        assert (math.isnan(fast[n]) and math.isnan(slow)) or fast[n] == pytest.approx(slow)
 
 
 def test_self_bleu_identical_and_disjoint() -> None:

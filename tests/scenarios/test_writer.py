@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proceval.scenarios.writer import build_messages, parse_scenario, scenario_schema, write_scenarios
@@ -48,6 +48,7 @@ texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1
     lambda t: t.strip() != "")
 
 
+@settings(deadline=None)
 @given(st.dictionaries(names, texts, min_size=1, max_size=5), st.sampled_from(["{}", "```json\n{}\n```",
                                                                                  "Sure! {} Hope this helps."]))
 def test_parse_scenario_recovers_the_object(values: dict[str, str], wrapper: str) -> None:
@@ -61,6 +62,8 @@ def test_parse_scenario_reasons() -> None:
     assert parse_scenario("no json here", ["a"]) == (None, "no JSON object in the reply")
     assert parse_scenario('{"a": "x", "b": "  "}', ["a", "b", "c"]) == (None, "missing or empty field(s): b, c")
     assert parse_scenario('{"A": 3, "b": "line\nbreak"}', ["a", "b"]) == ({"a": "3", "b": "line\nbreak"}, None)
+    # prose with another object first: the object holding the expected keys wins
+    assert parse_scenario('Like {"x": 1}, here: {"a": "v", "b": "w"}', ["a", "b"]) == ({"a": "v", "b": "w"}, None)
 
 
 def test_prompt_is_built_from_the_template() -> None:
@@ -86,6 +89,8 @@ def test_unstructured_backend_rejections_are_counted(tmp_path: Path, tiny_hf_pat
                              cache=tmp_path / "calls.sqlite", dedup_threshold=None, progress=False)
     assert result.scenarios == []
     assert sum(result.rejections.values()) == 4 and result.info["gave_up"] == 2
+    assert all(r.startswith(("no JSON object", "missing or empty")) for r in result.rejections)
+    assert result.info["rejected_attempts"] == 4
     assert result.info["structured_output"].startswith("prompt only")
     assert result.info["calls"] == 4 and result.info["cache_hits"] == 0
     again = write_scenarios(template, model=f"hf/{tiny_hf_path}", n=2, seed=1, max_retries=1, max_tokens=12,
@@ -139,19 +144,24 @@ def smollm() -> str:
 
 
 def test_embedded_model_structured_output_and_violations(tmp_path: Path, smollm: str) -> None:
+    """Few calls: the embedded model is fast alone but slow on a loaded 2-core machine."""
     template = load_template_text(TEMPLATE)
-    result = write_scenarios(template, model=smollm, n=3, seed=0, max_retries=2, max_tokens=80,
+    result = write_scenarios(template, model=smollm, n=1, seed=0, max_retries=1, max_tokens=40,
                              cache=tmp_path / "calls.sqlite", dedup_threshold=None, progress=False)
     assert result.info["structured_output"] == "json_schema"
     assert "no JSON object in the reply" not in result.rejections  # the grammar enforces the object
+    assert not any(r.startswith("missing") for r in result.rejections)
     for values in result.scenarios:
         assert set(values) == {"person", "place"} and template.check_scenario(values) == []
-    assert len(result.scenarios) + result.info["gave_up"] == 3
-    impossible = write_scenarios(load_template_text(IMPOSSIBLE), model=smollm, n=2, seed=0, max_retries=1,
-                                 max_tokens=80, cache=tmp_path / "calls.sqlite", dedup_threshold=None,
+        assert values not in template.spec.examples  # copies of the prompt's examples are rejected
+    assert len(result.scenarios) + result.info["gave_up"] == 1
+    assert result.info["rejected_attempts"] == result.info["attempts"] - len(result.scenarios)
+    assert sum(result.rejections.values()) >= result.info["rejected_attempts"]
+    impossible = write_scenarios(load_template_text(IMPOSSIBLE), model=smollm, n=1, seed=0, max_retries=0,
+                                 max_tokens=40, cache=tmp_path / "calls.sqlite", dedup_threshold=None,
                                  progress=False)
-    assert impossible.scenarios == [] and impossible.info["gave_up"] == 2
-    assert impossible.rejections["person: does not match '…'"] == 4
+    assert impossible.scenarios == [] and impossible.info["gave_up"] == 1
+    assert impossible.rejections["person: does not match '…'"] == 1
 
 
 def _free_port() -> int:
@@ -183,12 +193,15 @@ def test_writer_against_openai_compatible_server(tmp_path: Path, smollm: str,
                 time.sleep(0.5)
         monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-        result = write_scenarios(load_template_text(TEMPLATE), model="openai/smollm", n=2, seed=0,
-                                 max_retries=2, max_tokens=80, cache=tmp_path / "calls.sqlite",
+        result = write_scenarios(load_template_text(TEMPLATE), model="openai/smollm", n=1, seed=0,
+                                 max_retries=1, max_tokens=40, cache=tmp_path / "calls.sqlite",
                                  dedup_threshold=None, progress=False)
-        assert result.info["structured_output"] == "json_schema"
-        assert "no JSON object in the reply" not in result.rejections
-        assert result.info["calls"] == result.info["attempts"]
+        # llama-cpp-python's server accepts response_format json_object, not json_schema: the writer then
+        # asks in words and records why (the openai provider decides what it sends)
+        if result.info["structured_output"] != "json_schema":
+            assert "response_format" in result.info["structured_output_error"]
+        assert result.info["attempts"] == len(result.scenarios) + result.info["rejected_attempts"]
+        assert result.info["calls"] >= result.info["attempts"]
         assert "test-key" not in json.dumps(result.info)  # the key never reaches the manifest
     finally:
         server.terminate()

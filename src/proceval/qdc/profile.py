@@ -153,13 +153,22 @@ def item_text(item: Item) -> str:
     return f"{item.text} {item.question}".strip()
 
 
-def diversity(texts: Sequence[str], embeddings: np.ndarray | None, *, sample: int, seed: int) -> dict[str, Any]:
+def tokenized(texts: Sequence[str]) -> list[list[str]]:
+    """Tokens of each text, each distinct text tokenised once."""
+    memo: dict[str, list[str]] = {}
+    return [memo[t] if t in memo else memo.setdefault(t, metrics.tokenize(t)) for t in texts]
+
+
+def diversity(texts: Sequence[str], embeddings: np.ndarray | None, *, sample: int, seed: int,
+              tokens: Sequence[Sequence[str]] | None = None) -> dict[str, Any]:
+    docs = tokens if tokens is not None else tokenized(texts)
+    distinct = metrics.distinct_ns(docs, (1, 2, 3))
     out: dict[str, Any] = {
         "n": len(texts),
-        "distinct_1": metrics.distinct_n(texts, 1),
-        "distinct_2": metrics.distinct_n(texts, 2),
-        "distinct_3": metrics.distinct_n(texts, 3),
-        "self_bleu": metrics.self_bleu(texts, sample=sample, seed=seed),
+        "distinct_1": distinct[1],
+        "distinct_2": distinct[2],
+        "distinct_3": distinct[3],
+        "self_bleu": metrics.self_bleu(docs, sample=sample, seed=seed),
         "self_bleu_sample": min(len(texts), sample),
         "compression_ratio": metrics.compression_ratio(texts),
         "unique_texts": len(set(texts)),
@@ -381,11 +390,13 @@ def profile(
 
     diversity_out: dict[str, Any] = {}
     if s_texts:
-        diversity_out["scenarios"] = diversity(s_texts, s_emb, sample=self_bleu_sample, seed=seed)
-        complexity["scenarios"] = metrics.length_stats(s_texts)
+        s_tokens = tokenized(s_texts)
+        diversity_out["scenarios"] = diversity(s_texts, s_emb, sample=self_bleu_sample, seed=seed, tokens=s_tokens)
+        complexity["scenarios"] = metrics.length_stats(s_texts, s_tokens)
     if i_texts:
-        diversity_out["items"] = diversity(i_texts, i_emb, sample=self_bleu_sample, seed=seed)
-        complexity["items"] = metrics.length_stats(i_texts)
+        i_tokens = tokenized(i_texts)
+        diversity_out["items"] = diversity(i_texts, i_emb, sample=self_bleu_sample, seed=seed, tokens=i_tokens)
+        complexity["items"] = metrics.length_stats(i_texts, i_tokens)
     diversity_out["coverage"] = coverage_of(source)
 
     if source.template is not None and source.items:

@@ -148,20 +148,27 @@ def parse_scenario(text: str, names: Sequence[str]) -> tuple[dict[str, str] | No
     inside strings are tolerated (``strict=False``); numbers and booleans become text; keys are matched
     case-insensitively. Missing or empty fields and unknown keys are reasons to reject.
     """
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    wanted = {n.lower() for n in names}
     decoder = json.JSONDecoder(strict=False)
-    value: Any = None
-    for candidate in candidates:
+    value: dict[str, Any] | None = None
+    best = -1
+    for candidate in [text] + [m.group(1) for m in _FENCE.finditer(text)]:
         start = candidate.find("{")
         while start != -1:
             try:
-                value, _ = decoder.raw_decode(candidate, start)
-                break
+                found, _ = decoder.raw_decode(candidate, start)
             except ValueError:
-                start = candidate.find("{", start + 1)
-        if isinstance(value, dict):
+                found = None
+            if isinstance(found, dict):
+                score = len(wanted & {str(k).strip().lower() for k in found})
+                if score > best:  # the object with most of the expected keys wins
+                    value, best = found, score
+                if score == len(wanted):
+                    break
+            start = candidate.find("{", start + 1)
+        if best == len(wanted):
             break
-    if not isinstance(value, dict):
+    if value is None:
         return None, "no JSON object in the reply"
     lowered = {str(k).strip().lower(): v for k, v in value.items()}
     out: dict[str, str] = {}
@@ -228,6 +235,10 @@ class _Dedup:
         self._embedder = embedder
         self.vectors: list[np.ndarray] = []
         self.texts: set[str] = set()
+        self.examples: set[str] = set()
+
+    def add_example(self, text: str) -> None:
+        self.examples.add(" ".join(text.lower().split()))
 
     def _embed(self, text: str) -> np.ndarray:
         if self._embedder is None:
@@ -238,6 +249,8 @@ class _Dedup:
 
     def check(self, text: str) -> str | None:
         key = " ".join(text.lower().split())
+        if key in self.examples:
+            return "copies an example"
         if key in self.texts:
             return "duplicate of an accepted scenario"
         if self.threshold is None or not self.vectors:
@@ -301,12 +314,16 @@ def write_scenarios(
     rubric = (template.judge_rubric or DEFAULT_RUBRIC) if judge is not None else None
     schema = scenario_schema(names)
     dedup = _Dedup(dedup_threshold, embedder)
+    for example in base_pool:
+        dedup.add_example(_joined(example, names))
     rejections: Counter[str] = Counter()
     accepted: list[dict[str, str]] = []
     gave_up = 0
     attempts = 0
+    rejected = 0
     grown: list[dict[str, str]] = []
     structured = True
+    structured_error: str | None = None
 
     bar, task = _progress_bar(progress, n)
     try:
@@ -325,21 +342,25 @@ def write_scenarios(
                     reply = writer.generate(messages, max_tokens=max_tokens, temperature=temperature,
                                             seed=call_seed, json_schema=schema if structured else None).text
                 except ModelError as exc:
-                    if not structured or exc.field != "json_schema":
+                    if not structured:
                         raise
-                    structured = False  # this backend cannot enforce a schema: ask in words, parse leniently
+                    # the backend refused the schema (hf/, or a server without json_schema support): ask in
+                    # words and parse leniently; if this call fails too, its error is the one raised
                     reply = writer.generate(messages, max_tokens=max_tokens, temperature=temperature,
                                             seed=call_seed).text
-                reason = _validate(reply, names, template, judge_model, rubric, dedup, seed, slot, attempt)
-                if reason is None:
+                    structured = False
+                    structured_error = exc.message[:500]
+                reasons = _validate(reply, names, template, judge_model, rubric, dedup, seed, slot, attempt)
+                if not reasons:
                     values, _ = parse_scenario(reply, names)
                     assert values is not None
                     accepted.append(values)
                     dedup.add(_joined(values, names))
                     grown.append(values)
                     break
-                rejections[_reason_key(reason)] += 1
-                feedback = [*feedback[-1:], (reply, reason)]  # the latest rejection only: prompts stay short
+                rejected += 1
+                rejections.update(_reason_key(r) for r in reasons)  # every problem counted, by kind
+                feedback = [*feedback[-1:], (reply, "; ".join(reasons))]  # the latest rejection only: prompts stay short
             else:
                 gave_up += 1
             if bar is not None:
@@ -354,6 +375,7 @@ def write_scenarios(
         "sampling": {"temperature": temperature, "max_tokens": max_tokens, "seed": seed,
                      "call_seed": "sha256(writer, seed, slot, attempt)[:8]"},
         "structured_output": "json_schema" if structured else "prompt only (the backend enforces no schema)",
+        "structured_output_error": structured_error,
         "prompts": {"system": SYSTEM_PROMPT, "instructions": instructions(template, names),
                     "json_schema": schema},
         "examples": {"pool": pool, "k": k_examples, "given": len(base_pool)},
@@ -366,6 +388,7 @@ def write_scenarios(
         "accepted": len(accepted),
         "attempts": attempts,
         "gave_up": gave_up,
+        "rejected_attempts": rejected,
         "rejections": dict(rejections),
         "calls": writer.calls + (judge_model.calls if judge_model else 0),
         "cache_hits": writer.hits + (judge_model.hits if judge_model else 0),
@@ -379,24 +402,25 @@ def _joined(values: dict[str, str], names: Sequence[str]) -> str:
 
 
 def _validate(reply: str, names: list[str], template: Template, judge_model: Any, rubric: str | None,
-              dedup: _Dedup, seed: int, slot: int, attempt: int) -> str | None:
+              dedup: _Dedup, seed: int, slot: int, attempt: int) -> list[str]:
+    """Why a reply is rejected (empty when accepted); the judge is asked only about otherwise valid ones."""
     values, reason = parse_scenario(reply, names)
     if values is None:
-        return reason
+        return [reason or "unparseable reply"]
     problems = template.check_scenario(values)
     if problems:
-        return "; ".join(problems)
+        return problems
     duplicate = dedup.check(_joined(values, names))
     if duplicate:
-        return duplicate
+        return [duplicate]
     if judge_model is not None and rubric is not None:
         verdict = judge_scenario(judge_model, rubric, values, template=template,
                                  seed=_call_seed(seed, "judge", slot, attempt))
         if verdict.passed is None:
-            return "judge reply unreadable"
+            return ["judge reply unreadable"]
         if not verdict.passed:
-            return "judge said no"
-    return None
+            return ["judge said no"]
+    return []
 
 
 def _progress_text(accepted: int, rejected: int) -> str:
