@@ -60,3 +60,15 @@ def test_errors_are_one_clear_line_without_traceback(tmp_path: Path) -> None:
     assert "did you mean 'description'" in result.stderr
     missing = proceval("show", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "no such dataset directory" in missing.stderr
+
+
+def test_every_listed_command_has_working_help() -> None:
+    from proceval.cli.main import COMMANDS
+
+    listing = proceval("--help")
+    assert listing.returncode == 0
+    for name in COMMANDS:
+        assert name in listing.stdout
+        result = proceval(name, "--help")
+        assert result.returncode == 0, f"proceval {name} --help failed: {result.stderr[-1000:]}"
+        assert result.stdout.startswith(f"usage: proceval {name}")

