@@ -66,7 +66,9 @@ def parse_choice(text: str, labels: list[str], texts: list[str] | None = None) -
         return index
     first = re.match(r"^[\(\[]?\s*([A-Za-z])\s*[\)\].:]", stripped)
     if first:
-        index = _match_label(first.group(1), labels)
+        # "B) yes" is a label; "a.a" or "a. dog" may not be: a lower-case letter counts only on its own
+        more_follows = bool(stripped[first.end():].strip())
+        index = _match_label(first.group(1), labels, exact_case=more_follows)
         if index is not None:
             return index
     if texts:
