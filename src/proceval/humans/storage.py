@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -123,6 +124,23 @@ _INSERT_ANSWER = answers_table.insert()
 _ADVANCE_TRIAL = update(sessions_table).where(_S.id == bindparam("sid"), _S.position == bindparam("pos"))
 
 
+# The same statements as raw SQL for the SQLite hot path, run on the driver's connection directly: SQLAlchemy's
+# per-statement work (pool checkout, events, result objects) cost more than SQLite itself.
+_SESSION_COLUMNS = ", ".join(c.name for c in sessions_table.columns)
+_RAW_SESSION_BY_HASH = f"SELECT {_SESSION_COLUMNS} FROM proceval_sessions WHERE token_hash = ?"
+_RAW_SESSION_STATE = "SELECT position, stage, shown_position, shown_at FROM proceval_sessions WHERE id = ?"
+_RAW_PRIOR_BY_KEY = "SELECT session_id, position FROM proceval_answers WHERE idempotency_key = ?"
+_RAW_ANSWERED = "SELECT id FROM proceval_answers WHERE session_id = ? AND position = ?"
+_RAW_INSERT_ANSWER = (
+    "INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
+    "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
+                      "stage = ? WHERE id = ? AND position = ?")
+_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                   "PRAGMA busy_timeout=30000")
+
+
 def _migration_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[study_table, sessions_table, answers_table])
 
@@ -163,7 +181,11 @@ class SessionRow:
     @classmethod
     def from_row(cls, row: Any, plans: dict[int, list[dict[str, Any]]] | None = None) -> SessionRow:
         """A session from a database row; ``plans`` caches parsed plans (a plan never changes once set)."""
-        m = row._mapping
+        return cls.from_mapping(row._mapping, plans)
+
+    @classmethod
+    def from_mapping(cls, m: Any, plans: dict[int, list[dict[str, Any]]] | None = None) -> SessionRow:
+        """A session from anything indexable by column name (a row mapping, an ``sqlite3.Row``)."""
         plan = None
         if m["plan"]:
             plan = plans.get(m["id"]) if plans is not None else None
@@ -221,10 +243,8 @@ def make_engine(db_url: str) -> Engine:
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            for pragma in _SQLITE_PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -254,6 +274,11 @@ class StudyStore:
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._write_lock = None if self.is_postgres else threading.Lock()
         self._plans: dict[int, list[dict[str, Any]]] = {}
+        # SQLite: one driver connection per thread for the per-request statements (see _raw)
+        self._sqlite_path = None if self.is_postgres else self.engine.url.database
+        self._raw_local = threading.local()
+        self._raw_conns: list[sqlite3.Connection] = []
+        self._raw_guard = threading.Lock()
         try:
             self.migrate()
         except OperationalError as exc:
@@ -271,6 +296,35 @@ class StudyStore:
         else:
             with self._write_lock, self.engine.begin() as conn:
                 yield conn
+
+    def _raw(self) -> sqlite3.Connection:
+        """This thread's own SQLite driver connection (autocommit mode: transactions are begun explicitly),
+        with the same pragmas as the engine's connections."""
+        conn: sqlite3.Connection | None = getattr(self._raw_local, "conn", None)
+        if conn is None:
+            assert self._sqlite_path is not None
+            conn = sqlite3.connect(self._sqlite_path, timeout=30, isolation_level=None, check_same_thread=False)
+            for pragma in _SQLITE_PRAGMAS:
+                conn.execute(pragma)
+            conn.row_factory = sqlite3.Row
+            self._raw_local.conn = conn
+            with self._raw_guard:
+                self._raw_conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _raw_writing(self) -> Iterator[sqlite3.Connection]:
+        """An immediate write transaction on this thread's driver connection, behind the process's write lock."""
+        assert self._write_lock is not None
+        with self._write_lock:
+            conn = self._raw()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -306,6 +360,11 @@ class StudyStore:
             return max(current, SCHEMA_VERSION)
 
     def close(self) -> None:
+        with self._raw_guard:
+            conns, self._raw_conns = self._raw_conns, []
+        for conn in conns:
+            conn.close()
+        self._raw_local = threading.local()
         self.engine.dispose()
 
     # ------------------------------------------------------------------ study
@@ -361,6 +420,9 @@ class StudyStore:
     def session_by_token(self, token: str) -> SessionRow | None:
         if not token or len(token) > 128:
             return None
+        if self._sqlite_path is not None:  # one statement in autocommit mode: its own read transaction
+            raw = self._raw().execute(_RAW_SESSION_BY_HASH, (hash_token(token),)).fetchone()
+            return SessionRow.from_mapping(raw, self._plans) if raw is not None else None
         with self._reading() as conn:
             row = conn.execute(_SESSION_BY_HASH, {"token_hash": hash_token(token)}).first()
         return SessionRow.from_row(row, self._plans) if row else None
@@ -460,11 +522,12 @@ class StudyStore:
         double click) or ``stale`` (the trial was already answered from another page). After the last trial
         the session moves to ``next_stage``.
         """
+        save = self._save_answer if self._sqlite_path is None else self._save_answer_sqlite
         for _attempt in range(3):
             try:
-                return self._save_answer(session_id, position, kind, item_id, response, key, n_trials,
-                                         next_stage, condition, scenario_id, correct, comment, option_order, pilot)
-            except IntegrityError:
+                return save(session_id, position, kind, item_id, response, key, n_trials,
+                            next_stage, condition, scenario_id, correct, comment, option_order, pilot)
+            except (IntegrityError, sqlite3.IntegrityError):
                 # the key is taken (a key reused for another trial), or a concurrent request for this trial
                 # won the race: look again
                 with self._reading() as conn:
@@ -510,6 +573,35 @@ class StudyStore:
             conn.execute(_ADVANCE_TRIAL, {"sid": session_id, "pos": position, "position": position + 1,
                                           "shown_position": position + 1, "shown_at": now, "updated_at": now,
                                           "stage": stage})
+            return "saved"
+
+    def _save_answer_sqlite(self, session_id: int, position: int, kind: str, item_id: str, response: str,
+                            key: str, n_trials: int, next_stage: str, condition: str | None,
+                            scenario_id: str | None, correct: bool | None, comment: str | None,
+                            option_order: list[str] | None, pilot: bool) -> SaveResult:
+        """:meth:`_save_answer` on the SQLite driver connection: the same statements in one transaction."""
+        now = time.time()
+        with self._raw_writing() as conn:
+            row = conn.execute(_RAW_SESSION_STATE, (session_id,)).fetchone()
+            if row is None:
+                raise AnswerConflict("there is no such session", field="session")
+            if row["stage"] != "trials" or row["position"] != position:
+                prior = conn.execute(_RAW_PRIOR_BY_KEY, (key,)).fetchone()
+                if prior is not None:
+                    if prior["session_id"] != session_id or prior["position"] != position:
+                        raise AnswerConflict("this form was already used for another answer", field="key")
+                    return "duplicate"
+                if conn.execute(_RAW_ANSWERED, (session_id, position)).fetchone() is not None:
+                    return "stale"
+                raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
+            shown_at = row["shown_at"]
+            rt_ms = round((now - shown_at) * 1000) if row["shown_position"] == position and shown_at is not None else None
+            conn.execute(_RAW_INSERT_ANSWER, (
+                session_id, position, kind, item_id, condition, scenario_id, response,
+                None if correct is None else bool(correct), rt_ms, comment,
+                " ".join(option_order) if option_order else None, key, bool(pilot), now))
+            stage = next_stage if position + 1 >= n_trials else "trials"
+            conn.execute(_RAW_ADVANCE_TRIAL, (position + 1, position + 1, now, now, stage, session_id, position))
             return "saved"
 
     def answered_positions(self, session_id: int) -> list[int]:
