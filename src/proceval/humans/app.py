@@ -9,16 +9,19 @@ time and travels only in a POST body, an ``Authorization`` header or an HMAC-der
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
 import re
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import anyio
 import anyio.to_thread
@@ -26,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -48,13 +51,34 @@ POSTGRES_THREADS = 16  # concurrent database requests on PostgreSQL (the pool ho
 PROLIFIC_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 TEMPLATES = Path(__file__).parent / "templates"
+FIELDS_CACHE_SIZE = 4096  # rendered answer widgets kept in memory (one per item and option order)
 
 
 def paragraphs(text: str | None) -> Markup:
     """Escaped text as HTML paragraphs: blank lines separate paragraphs, single newlines become <br>."""
+    return _paragraphs(str(text or ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _paragraphs(text: str) -> Markup:
+    # the same few item texts are shown over and over: escape and split each once
     blocks = [b.strip() for b in re.split(r"\n\s*\n", str(text or "")) if b.strip()]
     return Markup("".join(
         "<p>" + str(escape(b)).replace("\n", "<br>\n") + "</p>" for b in blocks))
+
+
+def _urlencoded_form(body: bytes, max_fields: int) -> FormData:
+    """An ``application/x-www-form-urlencoded`` body as form data, decoded as Starlette's parser does
+    (``&``-separated, ``+`` and percent escapes, UTF-8), without its per-byte callbacks."""
+    items: list[tuple[str, str | UploadFile]] = []
+    for part in body.split(b"&"):
+        if not part:
+            continue
+        if len(items) >= max_fields:
+            raise ValueError("too many fields")
+        name, _, value = part.partition(b"=")
+        items.append((unquote_plus(name.decode("latin-1")), unquote_plus(value.decode("latin-1"))))
+    return FormData(items)
 
 
 class HttpError(Exception):
@@ -157,6 +181,8 @@ class Study:
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                                trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self.env.filters["paras"] = paragraphs
+        self._fields: dict[tuple[str, str, tuple[str, ...] | None], Markup] = {}
+        self._fields_lock = threading.Lock()
         store.bind_study({
             "dataset": dataset.manifest_hash,
             "lists": content_id("lists", self.lists.lists, sorted(self.checks)),
@@ -185,6 +211,37 @@ class Study:
         if "check" in entry:
             return Trial(position, "check", entry["check"], entry.get("order"), None, self.checks[entry["check"]])
         return Trial(position, "item", entry["item"], entry.get("order"), self.items[entry["item"]], None)
+
+    def trial_fields(self, trial: Trial) -> Markup:
+        """The answer widgets of a trial (question, options or scale), escaped. They depend only on the item
+        and its option order, so each is rendered once and reused."""
+        cache_key = (trial.kind, trial.ref, tuple(trial.order) if trial.order else None)
+        fields = self._fields.get(cache_key)
+        if fields is not None:
+            return fields
+        context: dict[str, Any]
+        if trial.check is not None:
+            options = {o.key: o.text for o in trial.check.options}
+            context = {"kind": "choice", "question": trial.check.question,
+                       "options": [(k, options[k]) for k in (trial.order or list(options))]}
+        else:
+            item = trial.item
+            assert item is not None
+            context = {"kind": item.response_type, "question": item.question}
+            if item.response_type == "choice":
+                texts = {o["key"]: o["text"] for o in item.options}
+                context["options"] = [(k, texts[k]) for k in (trial.order or list(texts))]
+            elif item.response_type == "rating":
+                low, high = item.scale
+                labels = {str(k): v for k, v in (item.response["scale"].get("labels") or {}).items()}
+                context["points"] = [(p, labels.get(str(p), "")) for p in range(low, high + 1)]
+        # rendered with autoescape on: the output is safe HTML
+        fields = Markup(self.env.get_template("trial_fields.html").render(**context).strip())
+        with self._fields_lock:
+            if len(self._fields) >= FIELDS_CACHE_SIZE:
+                self._fields.pop(next(iter(self._fields)))
+            self._fields[cache_key] = fields
+        return fields
 
     def public_ref(self, trial: Trial) -> str:
         """The id a trial's form carries: the item id, or the attention check's opaque id."""
@@ -378,30 +435,22 @@ class _Handlers:
     def _trial_page(self, session: SessionRow, common: dict[str, Any], status: int) -> Response:
         assert session.plan is not None
         trial = self.study.trial(session, session.position)
+        story = trial.check.text if trial.check is not None else trial.item.text if trial.item is not None else None
         context: dict[str, Any] = {"position": trial.position, "n_trials": len(session.plan), "ref": self.study.public_ref(trial),
                                    "key": secrets.token_urlsafe(18), "comments": self.config.comments,
-                                   "max_comment": self.config.max_comment_chars, **common}
-        if trial.check is not None:
-            options = {o.key: o.text for o in trial.check.options}
-            context.update(kind="choice", story=trial.check.text, question=trial.check.question,
-                           options=[(k, options[k]) for k in (trial.order or list(options))])
-        else:
-            item = trial.item
-            assert item is not None
-            context.update(kind=item.response_type, story=item.text, question=item.question)
-            if item.response_type == "choice":
-                texts = {o["key"]: o["text"] for o in item.options}
-                context["options"] = [(k, texts[k]) for k in (trial.order or list(texts))]
-            elif item.response_type == "rating":
-                low, high = item.scale
-                labels = {str(k): v for k, v in (item.response["scale"].get("labels") or {}).items()}
-                context["points"] = [(p, labels.get(str(p), "")) for p in range(low, high + 1)]
+                                   "max_comment": self.config.max_comment_chars,
+                                   "story": story,
+                                   "fields": self.study.trial_fields(trial), **common}
         return self.study.render("trial.html", status, **context)
 
     # ------------------------------------------------------------ submits
     async def submit(self, request: Request) -> Response:
         try:
-            form = await request.form(max_files=0, max_fields=64)
+            content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if content_type == "application/x-www-form-urlencoded":  # what every study page posts
+                form = _urlencoded_form(await request.body(), max_fields=64)
+            else:
+                form = await request.form(max_files=0, max_fields=64)
         except _TooLarge:
             raise
         except Exception:
