@@ -29,7 +29,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from proceval.errors import DatasetError
-from proceval.ids import file_sha256
+from proceval.ids import content_id, file_sha256
 
 if TYPE_CHECKING:  # heavy optional imports, only for type checkers
     import datasets
@@ -126,6 +126,11 @@ class Scenario:
     template: str
     variables: dict[str, str]
     source: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: str, variables: dict[str, str], source: dict[str, Any]) -> Scenario:
+        """A scenario whose id is the content hash of its template name and variables (the one id rule)."""
+        return cls(id=content_id(template, variables), template=template, variables=variables, source=source)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "template": self.template, "variables": self.variables, "source": self.source}

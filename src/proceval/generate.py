@@ -110,15 +110,13 @@ def _writer_outcomes(tpl: Template, model: str, n: int | None, seed: int, option
                      progress: bool) -> tuple[Iterator[Scenario | SkippedRow], dict[str, Any]]:
     if n is None or n < 1:
         raise SourceError("say how many scenarios the writer should fill with --n N (N ≥ 1)")
-    from proceval.ids import content_id
     from proceval.scenarios.writer import write_scenarios
 
     result = write_scenarios(tpl, model=model, n=n, seed=seed, progress=progress, **options)
 
     def outcomes() -> Iterator[Scenario | SkippedRow]:
         for i, values in enumerate(result.scenarios):
-            yield Scenario(id=content_id(tpl.name, values), template=tpl.name, variables=dict(values),
-                           source={"kind": "writer", "model": model, "index": i})
+            yield Scenario.of(tpl.name, dict(values), {"kind": "writer", "model": model, "index": i})
 
     info = dict(result.info)
     info["rejections"] = dict(result.rejections)

@@ -12,7 +12,6 @@ from jinja2 import UndefinedError
 
 from proceval.dataset import Scenario, SkippedRow
 from proceval.errors import SourceError
-from proceval.ids import content_id
 from proceval.templates import Template
 from proceval.templates.template import ENV, _names_in
 from proceval.templates.yamlio import load_yaml
@@ -94,18 +93,17 @@ def lexicon_scenarios(template: Template, n: int, seed: int = 0) -> Iterator[Sce
         except UndefinedError as exc:
             raise SourceError(f"lexicon entry lacks a field the fills use: {exc.message}",
                               hint=f"entries picked: {picks}") from None
-        sid = content_id(template.name, values)
-        if sid in seen:
+        scenario = Scenario.of(template.name, values, {"kind": "lexicon", "picks": picks})
+        if scenario.id in seen:
             yield SkippedRow(reason=f"duplicate scenario from lexicon picks {picks}")
             continue
         problems = template.check_scenario(values)
         if problems:
             yield SkippedRow(reason=f"lexicon picks {picks}: " + "; ".join(problems))
             continue
-        seen.add(sid)
+        seen.add(scenario.id)
         accepted += 1
-        yield Scenario(id=sid, template=template.name, variables=values,
-                       source={"kind": "lexicon", "picks": picks})
+        yield scenario
     if accepted < n:
         raise SourceError(f"the lexicon of {template.name!r} gave only {accepted} valid distinct scenarios "
                           f"of the {n} requested", hint="ask for fewer with --n, or add entries to the lexicon")

@@ -13,7 +13,6 @@ from typing import Any
 
 from proceval.dataset import Scenario, SkippedRow
 from proceval.errors import SourceError
-from proceval.ids import content_id
 from proceval.templates import Template
 
 # A sentence ends at . ! or ? (optionally followed by a closing quote) before whitespace and a capital.
@@ -264,4 +263,4 @@ def _finish(template: Template, record: _Record, source: dict[str, Any]) -> Scen
         source["row"] = meta
     if record.recovered:
         source["recovered"] = record.recovered
-    return Scenario(id=content_id(template.name, values), template=template.name, variables=values, source=source)
+    return Scenario.of(template.name, values, source)
