@@ -2,14 +2,22 @@
 
 Starts ``proceval.humans.serve`` in a subprocess (one uvicorn process, as deployed), brings N simulated
 participants (asyncio, one HTTP client each) through consent and instructions, then times the trial phase:
-each participant loads its trial page and posts its answer, as a browser would, until every list is done.
+each participant posts its answer and loads the next trial page, as a browser would. Two phases, each with
+its own N participants:
+
+- ``saturated``: no pause between trials (closed loop), so the server runs flat out: answers/s is its
+  capacity. Latency here is mostly queueing: with N requests always in flight it is about N ÷ capacity.
+- ``paced``: the N participants together offer ``--rate`` answers/s (each answers every N/rate seconds,
+  starting spread over one interval): the latency of an answer at that load. It is measured from the
+  moment the answer was *due*, so a server (or load generator) that falls behind is charged for it.
+
 Afterwards the database is checked: every acknowledged answer stored exactly once.
 
 The baseline, measured in the same run against the same server, is the rate of ``GET /healthz`` (no
-database, no template) with the same concurrency; ``ratio_to_baseline`` = answers/s ÷ that rate.
+database, no template) with the same concurrency; ``ratio_to_baseline`` = saturated answers/s ÷ that rate.
 
     .venv/bin/python benchmarks/study_load.py                     # SQLite, and PostgreSQL if reachable
-    .venv/bin/python benchmarks/study_load.py --participants 50 --db sqlite
+    .venv/bin/python benchmarks/study_load.py --participants 50 --db sqlite --rate 500
 """
 
 from __future__ import annotations
@@ -188,6 +196,25 @@ async def participant_trials(client: RawClient, page: Page, latencies: list[floa
         full.append(time.perf_counter() - t0)
 
 
+async def participant_paced(client: RawClient, page: Page, latencies: list[float], full: list[float],
+                            acked: list[tuple[str, int, str]], name: str, first_due: float, interval: float,
+                            stop: float) -> None:
+    due = first_due
+    while page.action == "/study/trial" and due < stop:
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        data = {**page.hidden, "response": page.radios()["response"][0]}
+        status, _headers, text = await client.request("POST", "/study/trial", data)
+        if status != 303:
+            raise RuntimeError(f"answer refused: {status} {text[-300:]}")
+        acked.append((name, int(data["position"]), data["response"]))
+        latencies.append(time.perf_counter() - due)
+        page = await client.page("GET", "/study")
+        full.append(time.perf_counter() - due)
+        due += interval
+
+
 async def baseline(port: int, concurrency: int, seconds: float) -> float:
     count = 0
     stop = time.monotonic() + seconds
@@ -206,24 +233,46 @@ async def baseline(port: int, concurrency: int, seconds: float) -> float:
     return rate
 
 
-async def load(port: int, n: int, limit_s: float) -> dict[str, Any]:
+async def load(port: int, n: int, limit_s: float, rate: float | None, first: int) -> dict[str, Any]:
+    """One phase with participants ``bench{first}`` … ``bench{first + n - 1}``: saturated, or paced at ``rate``."""
     clients = [RawClient(port) for _ in range(n)]
     try:
         pages = []
         for start in range(0, n, 50):  # setup in batches: not timed
-            pages += await asyncio.gather(*(participant_setup(c, start + i)
+            pages += await asyncio.gather(*(participant_setup(c, first + start + i)
                                             for i, c in enumerate(clients[start:start + 50])))
         latencies: list[float] = []
         full: list[float] = []
         acked: list[tuple[str, int, str]] = []
-        stop = time.monotonic() + limit_s
         t0 = time.perf_counter()
-        await asyncio.gather(*(participant_trials(c, p, latencies, full, acked, f"bench{i}", stop)
-                               for i, (c, p) in enumerate(zip(clients, pages, strict=True))))
+        if rate is None:
+            stop = time.monotonic() + limit_s
+            runs = [participant_trials(c, p, latencies, full, acked, f"bench{first + i}", stop)
+                    for i, (c, p) in enumerate(zip(clients, pages, strict=True))]
+        else:
+            interval = n / rate
+            runs = [participant_paced(c, p, latencies, full, acked, f"bench{first + i}", t0 + i * interval / n,
+                                      interval, t0 + limit_s)
+                    for i, (c, p) in enumerate(zip(clients, pages, strict=True))]
+        await asyncio.gather(*runs)
         wall = time.perf_counter() - t0
     finally:
         await asyncio.gather(*(c.close() for c in clients))
     return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall}
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    ms = [x * 1000 for x in result["latencies"]]
+    full = [x * 1000 for x in result["full"]]
+    return {
+        "answers": len(ms),
+        "wall_s": round(result["wall_s"], 2),
+        "answers_per_s": round(len(ms) / result["wall_s"], 1),
+        "answer_p50_ms": round(statistics.median(ms), 2),
+        "answer_p99_ms": round(percentile(ms, 0.99), 2),
+        "page_cycle_p50_ms": round(statistics.median(full), 2),
+        "page_cycle_p99_ms": round(percentile(full, 0.99), 2),
+    }
 
 
 def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -232,41 +281,45 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     config.write_text(f"items_per_participant: {args.items}\nseed: 1\n", encoding="utf-8")
     port = free_port()
     proc = start_server(dataset.path, config, db_url, port)
+    n = args.participants
     try:
-        base = asyncio.run(baseline(port, args.participants, 3.0))
+        base = asyncio.run(baseline(port, n, 3.0))
         cpu0 = cpu_seconds(proc.pid)
-        result = asyncio.run(load(port, args.participants, args.limit))
+        saturated = asyncio.run(load(port, n, args.limit, None, first=0))
         cpu1 = cpu_seconds(proc.pid)
+        paced = asyncio.run(load(port, n, args.limit, args.rate, first=n))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     store = StudyStore(db_url)
     stored = [(a["participant"], a["position"], a["response"]) for a in store.iter_answers()]
     store.close()
-    duplicates = sum(n - 1 for n in Counter((p, pos) for p, pos, _ in stored).values() if n > 1)
-    lost = len(set(result["acked"]) - set(stored))
-    ms = [x * 1000 for x in result["latencies"]]
-    full = [x * 1000 for x in result["full"]]
-    rate = len(ms) / result["wall_s"]
+    duplicates = sum(k - 1 for k in Counter((p, pos) for p, pos, _ in stored).values() if k > 1)
+    acked = saturated["acked"] + paced["acked"]
+    lost = len(set(acked) - set(stored))
+    capacity = summarise(saturated)
+    at_rate = summarise(paced)
     return {
-        "participants": args.participants,
-        "answers": len(ms),
-        "wall_s": round(result["wall_s"], 2),
-        "answers_per_s": round(rate, 1),
-        "answer_p50_ms": round(statistics.median(ms), 2),
-        "answer_p99_ms": round(percentile(ms, 0.99), 2),
-        "page_cycle_p50_ms": round(statistics.median(full), 2),
-        "page_cycle_p99_ms": round(percentile(full, 0.99), 2),
-        # answers per second of server CPU time: what one dedicated core would sustain, whatever else
-        # the machine was doing during the run (setup of the participants included)
-        "answers_per_server_cpu_s": round(len(ms) / (cpu1 - cpu0), 1) if cpu0 is not None and cpu1 else None,
-        "server_cpu_s": round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None,
+        "participants": n,
+        "saturated": {
+            **capacity,
+            # answers per second of server CPU time: what one dedicated core would sustain, whatever else
+            # the machine was doing during the run (setup of the participants included)
+            "answers_per_server_cpu_s": (round(capacity["answers"] / (cpu1 - cpu0), 1)
+                                         if cpu0 is not None and cpu1 else None),
+            "server_cpu_s": round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None,
+        },
+        "paced": {"offered_answers_per_s": args.rate, **at_rate},
         "load_average_1m": round(os.getloadavg()[0], 2),
         "baseline_healthz_per_s": round(base, 1),
-        "ratio_to_baseline": round(rate / base, 3),
+        "ratio_to_baseline": round(capacity["answers_per_s"] / base, 3),
         "stored": len(stored),
+        "acknowledged": len(acked),
         "lost": lost,
         "duplicated": duplicates,
+        "target": {"capacity_at_least_answers_per_s": args.rate, "paced_p99_at_most_ms": 50.0,
+                   "met": capacity["answers_per_s"] >= args.rate and at_rate["answer_p99_ms"] <= 50.0
+                   and at_rate["answers_per_s"] >= 0.95 * args.rate and lost == 0 and duplicates == 0},
     }
 
 
@@ -297,11 +350,12 @@ def drop_postgres(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=200)
-    parser.add_argument("--scenarios", type=int, default=40, help="scenarios (× 2 conditions) in the dataset")
-    parser.add_argument("--items", type=int, default=20, help="items per participant")
+    parser.add_argument("--scenarios", type=int, default=80, help="scenarios (× 2 conditions) in the dataset")
+    parser.add_argument("--items", type=int, default=40, help="items per participant")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
-    parser.add_argument("--limit", type=float, default=120.0, help="stop the trial phase after this many seconds")
+    parser.add_argument("--limit", type=float, default=120.0, help="stop each trial phase after this many seconds")
+    parser.add_argument("--rate", type=float, default=1000.0, help="answers/s the paced phase offers (default 1000)")
     args = parser.parse_args()
     args.participants = max(1, min(args.participants, 1000))
     out: dict[str, Any] = {"benchmark": "study_load", "cpus": os.cpu_count(), "python": platform.python_version(),

@@ -214,3 +214,28 @@ def test_a_prolific_link_opened_twice_at_once_gives_one_session(dataset: Dataset
         t.join()
     assert statuses == [303] * len(clients)
     assert len(app.state.study.store.sessions()) == 1
+
+
+def test_a_participant_goes_on_after_postgres_drops_the_connections(dataset: Dataset, config: StudyConfig,
+                                                                  postgres_url: str) -> None:
+    """A database restart closes every pooled connection; the next request still succeeds, nothing is lost."""
+    import psycopg
+
+    app = create_app(dataset, config, postgres_url)
+    with client_for(app) as client:
+        p = participant(client)
+        page = p.step(p.step(p.step(p.open(PROLIFIC))))  # consent, instructions, check → first trial
+        page = p.step(page)
+        plain = postgres_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as admin:
+            killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+        assert killed is not None and killed[0] >= 1
+        while page.action == "/study/trial":
+            page = p.step(page)
+            assert page.status == 200, page.text[-500:]
+        assert "About you" in page.text
+    store = StudyStore(postgres_url)
+    answers = list(store.iter_answers())
+    assert [a["position"] for a in answers] == list(range(len(answers))) and len(answers) >= 2
+    store.close()

@@ -27,6 +27,7 @@ import anyio
 import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -40,14 +41,13 @@ from proceval.humans.assignment import StudyLists, build_lists, make_plan
 from proceval.humans.config import AttentionCheck, StudyConfig
 from proceval.humans.export import COLUMNS, ExportSummary, export_rows
 from proceval.humans.stats import study_progress
-from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
+from proceval.humans.storage import POSTGRES_POOL_SIZE, AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.ids import canonical_json, content_id
 
 SESSION_COOKIE = "proceval_session"
 ADMIN_COOKIE = "proceval_admin"
 MAX_BODY_BYTES = 64 * 1024
 MAX_FREE_TEXT = 5000
-POSTGRES_THREADS = 16  # concurrent database requests on PostgreSQL (the pool holds 10 + 20 overflow)
 PROLIFIC_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -318,7 +318,7 @@ class _Handlers:
         self.study = study
         self.store = study.store
         self.config = study.config
-        self._limiter = anyio.CapacityLimiter(POSTGRES_THREADS)
+        self._limiter = anyio.CapacityLimiter(POSTGRES_POOL_SIZE)
 
     # ------------------------------------------------------------ plumbing
     def _cookie(self, response: Response, request: Request, token: str) -> Response:
@@ -337,7 +337,14 @@ class _Handlers:
         round trips) runs in worker threads, at most as many as the connection pool holds."""
         try:
             if self.store.is_postgres:
-                return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._limiter)
+                try:
+                    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._limiter)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    # the server dropped a pooled connection (a restart): the pool is renewed, try once
+                    # more (a transaction that failed stored nothing; answers carry idempotency keys)
+                    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._limiter)
             return fn(*args)
         except HttpError as exc:
             return self.study.error(exc.status, exc.message)

@@ -223,6 +223,9 @@ def normalise_url(db_url: str) -> str:
     return db_url
 
 
+POSTGRES_POOL_SIZE = 16  # connections kept open to PostgreSQL: the app runs at most this many requests at once
+
+
 def make_engine(db_url: str) -> Engine:
     """An engine for ``sqlite:///FILE`` (WAL, immediate transactions) or ``postgresql://...``."""
     url_text = normalise_url(db_url)
@@ -254,7 +257,11 @@ def make_engine(db_url: str) -> Engine:
 
         return engine
     if backend == "postgresql":
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # every concurrent request keeps a pooled connection: an overflow connection would be opened (with
+        # its password exchange) and closed again per request. No ping per checkout (a round trip each):
+        # a connection the server dropped fails once, SQLAlchemy then recycles the whole pool and the app
+        # retries the request (see app._Handlers._run)
+        return create_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=4, pool_recycle=3600)
     raise HumansError(f"unsupported database {backend!r}", field="--db",
                       hint="use sqlite:///study.db or postgresql://user@host/dbname")
 
@@ -272,6 +279,7 @@ class StudyStore:
                                   hint="pass the --db that `proceval serve` used")
         self.engine = make_engine(db_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")  # the same pool
         self._write_lock = None if self.is_postgres else threading.Lock()
         self._plans: dict[int, list[dict[str, Any]]] = {}
         # SQLite: one driver connection per thread for the per-request statements (see _raw)
@@ -335,6 +343,15 @@ class StudyStore:
                 yield conn
 
     # ----------------------------------------------------------------- schema
+    def _first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        """The first row of one read statement. On PostgreSQL it runs in autocommit mode: one round trip
+        instead of three (BEGIN, the statement, COMMIT), and a single statement sees one snapshot anyway."""
+        if self.is_postgres:
+            with self._autocommit.connect() as conn:
+                return conn.execute(statement, params).first()
+        with self._reading() as conn:
+            return conn.execute(statement, params).first()
+
     def schema_version(self) -> int:
         with self.engine.begin() as conn:
             return self._version(conn)
@@ -423,14 +440,12 @@ class StudyStore:
         if self._sqlite_path is not None:  # one statement in autocommit mode: its own read transaction
             raw = self._raw().execute(_RAW_SESSION_BY_HASH, (hash_token(token),)).fetchone()
             return SessionRow.from_mapping(raw, self._plans) if raw is not None else None
-        with self._reading() as conn:
-            row = conn.execute(_SESSION_BY_HASH, {"token_hash": hash_token(token)}).first()
+        row = self._first(_SESSION_BY_HASH, {"token_hash": hash_token(token)})
         return SessionRow.from_row(row, self._plans) if row else None
 
     def session_by_participant(self, study_id: str | None, participant: str) -> SessionRow | None:
-        with self._reading() as conn:
-            row = conn.execute(select(sessions_table).where(
-                sessions_table.c.participant_key == f"{study_id or ''}:{participant}")).first()
+        row = self._first(select(sessions_table).where(
+            sessions_table.c.participant_key == f"{study_id or ''}:{participant}"))
         return SessionRow.from_row(row) if row else None
 
     def rotate_token(self, session_id: int) -> str:
