@@ -27,7 +27,6 @@ import anyio
 import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
-from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -41,7 +40,14 @@ from proceval.humans.assignment import StudyLists, build_lists, make_plan
 from proceval.humans.config import AttentionCheck, StudyConfig
 from proceval.humans.export import COLUMNS, ExportSummary, export_rows
 from proceval.humans.stats import study_progress
-from proceval.humans.storage import POSTGRES_POOL_SIZE, AnswerConflict, SessionExists, SessionRow, StudyStore
+from proceval.humans.storage import (
+    POSTGRES_POOL_SIZE,
+    AnswerConflict,
+    SessionExists,
+    SessionRow,
+    StudyStore,
+    connection_lost,
+)
 from proceval.ids import canonical_json, content_id
 
 SESSION_COOKIE = "proceval_session"
@@ -339,8 +345,8 @@ class _Handlers:
             if self.store.is_postgres:
                 try:
                     return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._limiter)
-                except DBAPIError as exc:
-                    if not exc.connection_invalidated:
+                except Exception as exc:
+                    if not connection_lost(exc):
                         raise
                     # the server dropped a pooled connection (a restart): the pool is renewed, try once
                     # more (a transaction that failed stored nothing; answers carry idempotency keys)

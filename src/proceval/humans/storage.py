@@ -20,8 +20,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
+import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import (
     Boolean,
     Column,
@@ -34,7 +37,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
     create_engine,
     event,
     func,
@@ -42,7 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from proceval.errors import HumansError
 
@@ -114,21 +116,14 @@ answers_table = Table(
 )
 
 
-# Statements on the per-request path, built once: executing a prepared construct skips rebuilding it and
-# its cache key on every request.
-_S, _A = sessions_table.c, answers_table.c
-_SESSION_BY_HASH = select(sessions_table).where(_S.token_hash == bindparam("token_hash"))
-_SESSION_STATE = select(_S.position, _S.stage, _S.shown_position, _S.shown_at).where(_S.id == bindparam("sid"))
-_SESSION_STATE_LOCKED = _SESSION_STATE.with_for_update()
-_INSERT_ANSWER = answers_table.insert()
-_ADVANCE_TRIAL = update(sessions_table).where(_S.id == bindparam("sid"), _S.position == bindparam("pos"))
-
-
-# The same statements as raw SQL for the SQLite hot path, run on the driver's connection directly: SQLAlchemy's
-# per-statement work (pool checkout, events, result objects) cost more than SQLite itself.
+# The per-request statements (session lookup, answer save) as raw SQL with ``?`` placeholders, run on the
+# driver's connection directly on both backends: SQLAlchemy's per-statement work (events, compiled-cache
+# lookups, result objects) cost more than the database itself. PostgreSQL gets ``%s`` (see _postgres_sql).
 _SESSION_COLUMNS = ", ".join(c.name for c in sessions_table.columns)
 _RAW_SESSION_BY_HASH = f"SELECT {_SESSION_COLUMNS} FROM proceval_sessions WHERE token_hash = ?"
 _RAW_SESSION_STATE = "SELECT position, stage, shown_position, shown_at FROM proceval_sessions WHERE id = ?"
+# PostgreSQL: lock the session row first, so a concurrent request with the same key then sees it stored
+_RAW_SESSION_STATE_LOCKED = _RAW_SESSION_STATE + " FOR UPDATE"
 _RAW_PRIOR_BY_KEY = "SELECT session_id, position FROM proceval_answers WHERE idempotency_key = ?"
 _RAW_ANSWERED = "SELECT id FROM proceval_answers WHERE session_id = ? AND position = ?"
 _RAW_INSERT_ANSWER = (
@@ -207,6 +202,20 @@ class SessionRow:
 
 class SessionExists(HumansError):
     """A second session for a Prolific participant who already has one (two tabs opened at once)."""
+
+
+class ConnectionLost(HumansError):
+    """The database server dropped the connection (a restart): the pool is renewed, the request may be retried."""
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database server dropped the connection (the request may be run again)."""
+    return isinstance(exc, ConnectionLost) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+@lru_cache(maxsize=64)
+def _postgres_sql(sql: str) -> str:
+    return sql.replace("?", "%s")
 
 
 class AnswerConflict(HumansError):
@@ -335,6 +344,46 @@ class StudyStore:
             conn.execute("COMMIT")
 
     @contextmanager
+    def _hot(self, *, write: bool) -> Iterator[Callable[[str, tuple[Any, ...]], Any]]:
+        """The per-request statements on a driver connection: yields ``run(sql, params)`` → first row (a
+        mapping) or None. ``write``: one transaction (committed at the end, rolled back on error); else each
+        statement on its own (autocommit). A PostgreSQL connection found broken (a server restart) is
+        dropped with the whole pool, and :class:`ConnectionLost` tells the caller to try again."""
+        if self._sqlite_path is not None:
+            if write:
+                with self._raw_writing() as conn:
+                    yield lambda sql, params: conn.execute(sql, params).fetchone()
+            else:
+                conn = self._raw()
+                yield lambda sql, params: conn.execute(sql, params).fetchone()
+            return
+        proxy = self.engine.raw_connection()
+        driver: Any = proxy.driver_connection
+        cursor = driver.cursor(row_factory=dict_row)
+
+        def run(sql: str, params: tuple[Any, ...]) -> Any:
+            cursor.execute(_postgres_sql(sql), params)
+            return cursor.fetchone() if cursor.description else None
+
+        try:
+            driver.autocommit = not write
+            yield run
+            if write:
+                driver.commit()
+        except BaseException as exc:
+            if driver.broken or driver.closed:
+                proxy.invalidate(exc)
+                self.engine.dispose()  # its other connections went with the server
+                raise ConnectionLost("the database connection was lost; try again") from exc
+            if write:
+                driver.rollback()
+            raise
+        finally:
+            if not (driver.broken or driver.closed):
+                driver.autocommit = False  # as the pool hands it out
+            proxy.close()
+
+    @contextmanager
     def _reading(self) -> Iterator[Connection]:
         """A read-only transaction (deferred on SQLite, so it never waits for or blocks writers)."""
         with self.engine.connect() as conn:
@@ -437,11 +486,9 @@ class StudyStore:
     def session_by_token(self, token: str) -> SessionRow | None:
         if not token or len(token) > 128:
             return None
-        if self._sqlite_path is not None:  # one statement in autocommit mode: its own read transaction
-            raw = self._raw().execute(_RAW_SESSION_BY_HASH, (hash_token(token),)).fetchone()
-            return SessionRow.from_mapping(raw, self._plans) if raw is not None else None
-        row = self._first(_SESSION_BY_HASH, {"token_hash": hash_token(token)})
-        return SessionRow.from_row(row, self._plans) if row else None
+        with self._hot(write=False) as run:  # one statement in autocommit mode: its own snapshot
+            row = run(_RAW_SESSION_BY_HASH, (hash_token(token),))
+        return SessionRow.from_mapping(row, self._plans) if row is not None else None
 
     def session_by_participant(self, study_id: str | None, participant: str) -> SessionRow | None:
         row = self._first(select(sessions_table).where(
@@ -537,12 +584,11 @@ class StudyStore:
         double click) or ``stale`` (the trial was already answered from another page). After the last trial
         the session moves to ``next_stage``.
         """
-        save = self._save_answer if self._sqlite_path is None else self._save_answer_sqlite
         for _attempt in range(3):
             try:
-                return save(session_id, position, kind, item_id, response, key, n_trials,
-                            next_stage, condition, scenario_id, correct, comment, option_order, pilot)
-            except (IntegrityError, sqlite3.IntegrityError):
+                return self._save_answer(session_id, position, kind, item_id, response, key, n_trials,
+                                         next_stage, condition, scenario_id, correct, comment, option_order, pilot)
+            except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError):
                 # the key is taken (a key reused for another trial), or a concurrent request for this trial
                 # won the race: look again
                 with self._reading() as conn:
@@ -556,67 +602,29 @@ class StudyStore:
                      n_trials: int, next_stage: str, condition: str | None, scenario_id: str | None,
                      correct: bool | None, comment: str | None, option_order: list[str] | None,
                      pilot: bool) -> SaveResult:
-        a = answers_table.c
         now = time.time()
-        with self._writing() as conn:
-            # lock the session first (PostgreSQL): a concurrent request with the same key then sees it stored
-            row = conn.execute(_SESSION_STATE_LOCKED if self.is_postgres else _SESSION_STATE,
-                               {"sid": session_id}).one()
-            if row.stage != "trials" or row.position != position:
-                # not the current trial: a repeat of an answer already stored, an old page, or a forgery
-                prior = conn.execute(select(a.session_id, a.position).where(a.idempotency_key == key)).first()
-                if prior is not None:
-                    if prior.session_id != session_id or prior.position != position:
-                        raise AnswerConflict("this form was already used for another answer", field="key")
-                    return "duplicate"
-                answered = conn.execute(select(a.id).where(a.session_id == session_id,
-                                                           a.position == position)).first()
-                if answered is not None:
-                    return "stale"
-                raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
-            rt_ms = (round((now - row.shown_at) * 1000)
-                     if row.shown_position == position and row.shown_at is not None else None)
-            conn.execute(_INSERT_ANSWER, {
-                "session_id": session_id, "position": position, "kind": kind, "item_id": item_id,
-                "condition": condition, "scenario_id": scenario_id, "response": response, "correct": correct,
-                "rt_ms": rt_ms, "comment": comment, "option_order": " ".join(option_order) if option_order else None,
-                "idempotency_key": key, "pilot": pilot, "created_at": now,
-            })
-            # the next trial is shown by the redirect that answers this request: its clock starts now
-            stage = next_stage if position + 1 >= n_trials else "trials"
-            # SET takes the column-named parameters; sid and pos fill the WHERE clause
-            conn.execute(_ADVANCE_TRIAL, {"sid": session_id, "pos": position, "position": position + 1,
-                                          "shown_position": position + 1, "shown_at": now, "updated_at": now,
-                                          "stage": stage})
-            return "saved"
-
-    def _save_answer_sqlite(self, session_id: int, position: int, kind: str, item_id: str, response: str,
-                            key: str, n_trials: int, next_stage: str, condition: str | None,
-                            scenario_id: str | None, correct: bool | None, comment: str | None,
-                            option_order: list[str] | None, pilot: bool) -> SaveResult:
-        """:meth:`_save_answer` on the SQLite driver connection: the same statements in one transaction."""
-        now = time.time()
-        with self._raw_writing() as conn:
-            row = conn.execute(_RAW_SESSION_STATE, (session_id,)).fetchone()
+        with self._hot(write=True) as run:
+            row = run(_RAW_SESSION_STATE_LOCKED if self.is_postgres else _RAW_SESSION_STATE, (session_id,))
             if row is None:
                 raise AnswerConflict("there is no such session", field="session")
             if row["stage"] != "trials" or row["position"] != position:
-                prior = conn.execute(_RAW_PRIOR_BY_KEY, (key,)).fetchone()
+                prior = run(_RAW_PRIOR_BY_KEY, (key,))
                 if prior is not None:
                     if prior["session_id"] != session_id or prior["position"] != position:
                         raise AnswerConflict("this form was already used for another answer", field="key")
                     return "duplicate"
-                if conn.execute(_RAW_ANSWERED, (session_id, position)).fetchone() is not None:
+                if run(_RAW_ANSWERED, (session_id, position)) is not None:
                     return "stale"
                 raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
             shown_at = row["shown_at"]
             rt_ms = round((now - shown_at) * 1000) if row["shown_position"] == position and shown_at is not None else None
-            conn.execute(_RAW_INSERT_ANSWER, (
+            run(_RAW_INSERT_ANSWER, (
                 session_id, position, kind, item_id, condition, scenario_id, response,
                 None if correct is None else bool(correct), rt_ms, comment,
                 " ".join(option_order) if option_order else None, key, bool(pilot), now))
             stage = next_stage if position + 1 >= n_trials else "trials"
-            conn.execute(_RAW_ADVANCE_TRIAL, (position + 1, position + 1, now, now, stage, session_id, position))
+            # the next trial is shown by the redirect that answers this request: its clock starts now
+            run(_RAW_ADVANCE_TRIAL, (position + 1, position + 1, now, now, stage, session_id, position))
             return "saved"
 
     def answered_positions(self, session_id: int) -> list[int]:
