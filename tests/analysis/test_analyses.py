@@ -232,3 +232,20 @@ def test_accuracy_table_on_plain_frames_is_deterministic(tmp_path: Path) -> None
     again = accuracy_table(frame, ["condition_name"], seed=7, n_boot=200)
     pd.testing.assert_frame_equal(first, again)
     assert json.loads(first.to_json())  # plain numbers only
+
+
+def test_two_runs_of_one_model_are_two_subjects(tmp_path: Path) -> None:
+    """One model under two prompts is two rows of every table, labelled by run, never pooled."""
+    ds = tom_like(tmp_path, n=4)
+    right = {c: [1, 1, 1, 1] for c in ("true_belief_shown", "true_belief_hidden", "false_belief_shown",
+                                       "false_belief_hidden")}
+    wrong = {c: [0, 0, 0, 0] for c in right}
+    write_run(ds, tmp_path / "zero-shot", scripted(right))
+    write_run(ds, tmp_path / "cot", scripted(wrong), strategy="cot")
+    write_run(ds, tmp_path / "other", scripted(right), subject="local/other-model")
+    data = load_responses([tmp_path / "zero-shot", tmp_path / "cot", tmp_path / "other"])
+    assert data.subjects() == ["local/test-model [zero-shot]", "local/test-model [cot]", "local/other-model"]
+    numbers = run_analyses(data, ["accuracy"], CTX)["accuracy"].numbers["overall"]
+    assert numbers["local/test-model [zero-shot]"]["accuracy"] == 1.0
+    assert numbers["local/test-model [cot]"]["accuracy"] == 0.0
+    assert numbers["local/other-model"]["accuracy"] == 1.0

@@ -188,6 +188,18 @@ def _factors(dataset: Dataset) -> list[str]:
     return factors
 
 
+def _label_shared_subjects(rows: list[dict[str, Any]]) -> None:
+    """A subject answering in several runs (one model under two prompts, say) gets each run's name in its
+    label, ``"local/m [cot-run]"``: otherwise every table would pool the runs into one row."""
+    runs: dict[str, set[str]] = {}
+    for row in rows:
+        runs.setdefault(row["subject"], set()).add(row["run"])
+    shared = {subject for subject, names in runs.items() if len(names) > 1}
+    for row in rows:
+        if row["subject"] in shared:
+            row["subject"] = f"{row['subject']} [{row['run']}]"
+
+
 def _run_rows(run: RunInfo, items: dict[str, Item], factors: list[str]) -> list[dict[str, Any]]:
     rows = []
     unknown = [r["item_id"] for r in run.responses if r["item_id"] not in items]
@@ -362,6 +374,7 @@ def load_responses(
     rows: list[dict[str, Any]] = []
     for run in infos:
         rows.extend(_run_rows(run, items, factors))
+    _label_shared_subjects(rows)
     humans_path = Path(humans) if humans is not None else None
     stats: dict[str, Any] = {}
     if humans_path is not None:
