@@ -127,7 +127,26 @@ class PromptBuilder:
         rng = random.Random(content_id("few-shot", self.seed, item.id))
         return rng.sample(pool, min(self.k_shots, len(pool)))
 
-    def build(self, item: Item, order: list[str] | None, *, system: str | None = None) -> Prompt:
+    def exchange(self, item: Item, order: list[str] | None, answer: str, *, template: str = "item.j2"
+                 ) -> list[Message]:
+        """``item`` asked (options in ``order``) and answered, as a user and an assistant turn. ``answer`` is an
+        option key for choice items and the answer text (a scale point, free text) otherwise."""
+        label = answer
+        if item.response_type == "choice":
+            keys = order or [o["key"] for o in item.options]
+            label = self._answer_labels(item, keys)[keys.index(answer)]
+        return [Message("user", self._render(template, **self._variables(item, order))),
+                Message("assistant", self.render_answer(label))]
+
+    @property
+    def item_template(self) -> str:
+        """The template that asks an item under this strategy."""
+        return "cot.j2" if self.strategy == "cot" else "item.j2"
+
+    def build(self, item: Item, order: list[str] | None, *, system: str | None = None,
+              history: list[Message] | None = None) -> Prompt:
+        """The messages for ``item``: the system prompt, few-shot examples, ``history`` (earlier turns of the
+        conversation, e.g. a persona's memory of its earlier answers), then the item itself."""
         messages: list[Message] = []
         if system:
             messages.append(Message("system", system))
@@ -136,13 +155,10 @@ class PromptBuilder:
             for example in self.examples_for(item):
                 keys = [o["key"] for o in example.options]
                 ex_order = random.Random(content_id("shot-order", self.seed, example.id)).sample(keys, len(keys))
-                labels = self._answer_labels(example, ex_order)
-                answer = labels[ex_order.index(str(example.answer))]
-                messages.append(Message("user", self._render("item.j2", **self._variables(example, ex_order))))
-                messages.append(Message("assistant", self.render_answer(answer)))
+                messages += self.exchange(example, ex_order, str(example.answer))
                 n_shots += 1
-        name = "cot.j2" if self.strategy == "cot" else "item.j2"
-        messages.append(Message("user", self._render(name, **self._variables(item, order))))
+        messages += history or []
+        messages.append(Message("user", self._render(self.item_template, **self._variables(item, order))))
         labels = self._answer_labels(item, order)
         continuations = [self._separator + label for label in labels]
         return Prompt(messages, self.answer_prefix, continuations, labels, n_shots)

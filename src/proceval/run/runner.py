@@ -4,6 +4,10 @@ Work is ordered so that shared prompt prefixes are adjacent (items of a scenario
 an item together): a backend that keeps its KV cache evaluates each shared prefix once. Every model call
 goes through the call cache, so a run that was killed and is started again with the same ``out`` redoes
 no finished call and gives the same results as an uninterrupted run.
+
+Personas with a memory are the exception to that ordering: each one's prompt holds its own earlier answers,
+so its items are answered one after another in its order (different personas still run side by side), and
+on resume the memory is rebuilt from the answers already written.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,7 @@ from proceval import __version__
 from proceval.dataset import Dataset, Item
 from proceval.errors import ModelError, RunError
 from proceval.ids import content_id
-from proceval.models.base import LanguageModel, ModelUnavailable, PromptTooLong, load_model
+from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong, load_model
 from proceval.models.cache import CachedModel, CallCache
 from proceval.run.io import (
     CACHE_FILE,
@@ -49,6 +55,7 @@ from proceval.run.scoring import (
 )
 
 DEFAULT_MAX_TOKENS = {"zero-shot": 16, "few-shot": 16, "cot": 256}
+PERSONA_ORDERS = ("dataset", "human", "shuffled")
 
 
 @dataclass
@@ -57,6 +64,17 @@ class Subject:
     kind: str  # "model" | "persona"
     system: str | None
     persona: str | None = None
+    item_order: list[str] | None = None  # a human twin's own order of item ids
+
+
+@dataclass
+class Memory:
+    """What a persona's prompt recalls of its earlier items: the chat turns, the item ids they come from
+    (oldest first) and the ids of the window it left out because it gave no usable answer to them."""
+
+    turns: list[Message] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,8 +103,57 @@ def _subjects(spec: str, system: str | None, personas: list[Any] | None) -> list
         seen.add(pid)
         prompt = str(persona.prompt)
         full = prompt + ("\n\n" + system if system else "")
-        subjects.append(Subject(f"{spec}#persona={pid}", "persona", full, pid))
+        subjects.append(Subject(f"{spec}#persona={pid}", "persona", full, pid, getattr(persona, "item_order", None)))
     return subjects
+
+
+def _check_persona_options(order: str, memory: int, personas: list[Any] | None) -> None:
+    if order not in PERSONA_ORDERS:
+        raise RunError(f"unknown persona order {order!r}; choose one of {', '.join(PERSONA_ORDERS)}",
+                       field="persona_order")
+    if memory < 0:
+        raise RunError("persona_memory must be zero or more", field="persona_memory")
+    if not personas and (order != "dataset" or memory):
+        raise RunError("only personas have an order and a memory of their own",
+                       field="persona_order" if order != "dataset" else "persona_memory",
+                       hint="pass personas (--personas FILE)")
+    for persona in personas or []:
+        if order == "human" and getattr(persona, "item_order", None) is None:
+            raise RunError(f"persona {persona.id!r} has no order of its own (it is not a human's twin)",
+                           field="persona_order",
+                           hint="draw the personas from a long human table (participant, item_id, ...), "
+                                "or use --persona-order shuffled")
+
+
+def answer_order(items: list[Item], how: str, subject: Subject, seed: int) -> list[Item]:
+    """The items in the order ``subject`` answers them. ``dataset``: as given; ``human``: the twin's own
+    order first (ids not among ``items`` skipped), then the rest as given; ``shuffled``: a permutation seeded
+    by (seed, persona id)."""
+    by_id = {item.id: item for item in items}
+    if how == "shuffled":
+        return [by_id[i] for i in seeded_order(list(by_id), seed, "persona", subject.persona)]
+    if how == "human":
+        first = [by_id[i] for i in dict.fromkeys(subject.item_order or []) if i in by_id]
+        seen = {item.id for item in first}
+        return first + [item for item in items if item.id not in seen]
+    return list(items)
+
+
+def recall(builder: PromptBuilder, earlier: list[tuple[Item, dict[str, Any]]]) -> Memory:
+    """Earlier (item, record) pairs as chat turns: each item asked as the persona first saw it (the first
+    option order) and answered as the persona did. An item without a usable answer is left out."""
+    memory = Memory()
+    for item, record in earlier:
+        if record["status"] != "ok":
+            memory.left_out.append(item.id)
+            continue
+        if item.response_type == "choice":
+            order, answer = record["orders"][0], str(record["choice"])
+        else:
+            order, answer = None, str(record["rating"] if item.response_type == "rating" else record["raw"])
+        memory.turns += builder.exchange(item, order, answer, template=builder.item_template)
+        memory.items.append(item.id)
+    return memory
 
 
 class ItemAnswerer:
@@ -97,7 +164,10 @@ class ItemAnswerer:
         self.builder = builder
         self.s = settings
 
-    def answer(self, item: Item, subject: Subject) -> dict[str, Any]:
+    def answer(self, item: Item, subject: Subject, position: int = 0, memory: Memory | None = None
+               ) -> dict[str, Any]:
+        """The record of ``subject``'s answer to ``item``, the ``position``-th item it answers; ``memory`` (a
+        persona's earlier answers) goes into the prompt before the item."""
         record: dict[str, Any] = {
             "item_id": item.id,
             "scenario_id": item.scenario_id,
@@ -105,6 +175,7 @@ class ItemAnswerer:
             "question_name": item.question_name,
             "subject": subject.id,
             "subject_kind": subject.kind,
+            "position": position,
             "strategy": self.s.strategy,
             "scoring": self.s.scoring if item.response_type != "free_text" else "generate",
             "orders": [],
@@ -126,14 +197,17 @@ class ItemAnswerer:
         }
         if subject.persona is not None:
             record["persona"] = subject.persona
+        if memory is not None:
+            record.update(memory=memory.items, memory_left_out=memory.left_out)
+        history = memory.turns if memory else None
         start = time.perf_counter()
         try:
             if item.response_type == "choice":
-                self._choice(item, subject, record)
+                self._choice(item, subject, record, history)
             elif item.response_type == "rating":
-                self._rating(item, subject, record)
+                self._rating(item, subject, record, history)
             else:
-                self._free_text(item, subject, record)
+                self._free_text(item, subject, record, history)
         except PromptTooLong as exc:
             record.update(status="too_long", error=exc.message, choice=None, correct=None)
         except ModelUnavailable:
@@ -173,13 +247,14 @@ class ItemAnswerer:
         return normalise(scores.logprobs)
 
     # -- response types -------------------------------------------------------------------------
-    def _choice(self, item: Item, subject: Subject, record: dict[str, Any]) -> None:
+    def _choice(self, item: Item, subject: Subject, record: dict[str, Any], history: list[Message] | None
+                ) -> None:
         keys = [o["key"] for o in item.options]
         if self.s.scoring == "logprob":
             orders = counterbalanced_orders(keys)
             totals = dict.fromkeys(keys, 0.0)
             for order in orders:
-                prompt = self.builder.build(item, order, system=subject.system)
+                prompt = self.builder.build(item, order, system=subject.system, history=history)
                 record["n_shots"] = prompt.n_shots
                 probs = self._score(prompt, record, (subject.id, item.id, *order))
                 by_key = {key: round(p, 6) for key, p in zip(order, probs, strict=True)}
@@ -191,7 +266,7 @@ class ItemAnswerer:
             record["choice"] = argmax_key(totals, keys)
         else:
             order = seeded_order(keys, self.s.seed, subject.id, item.id)
-            prompt = self.builder.build(item, order, system=subject.system)
+            prompt = self.builder.build(item, order, system=subject.system, history=history)
             record["n_shots"] = prompt.n_shots
             raw = self._generate(prompt.messages, record, subject.id, item.id, *order)
             texts = [item.option_text(k) for k in order]
@@ -207,10 +282,11 @@ class ItemAnswerer:
         if record["choice"] is not None and item.answer is not None:
             record["correct"] = record["choice"] == item.answer
 
-    def _rating(self, item: Item, subject: Subject, record: dict[str, Any]) -> None:
+    def _rating(self, item: Item, subject: Subject, record: dict[str, Any], history: list[Message] | None
+                ) -> None:
         low, high = item.scale
         points = list(range(low, high + 1))
-        prompt = self.builder.build(item, None, system=subject.system)
+        prompt = self.builder.build(item, None, system=subject.system, history=history)
         if self.s.scoring == "logprob":
             probs = self._score(prompt, record, (subject.id, item.id))
             dist = {str(p): round(q, 6) for p, q in zip(points, probs, strict=True)}
@@ -230,8 +306,9 @@ class ItemAnswerer:
             if rating is None:
                 record["status"] = "invalid"
 
-    def _free_text(self, item: Item, subject: Subject, record: dict[str, Any]) -> None:
-        prompt = self.builder.build(item, None, system=subject.system)
+    def _free_text(self, item: Item, subject: Subject, record: dict[str, Any], history: list[Message] | None
+                   ) -> None:
+        prompt = self.builder.build(item, None, system=subject.system, history=history)
         raw = self._generate(prompt.messages, record, subject.id, item.id)
         record["raw"] = raw
         if not raw.strip():
@@ -245,7 +322,8 @@ def _ordered_work(items: list[Item], subjects: list[Subject]) -> list[tuple[Subj
 
 
 def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, settings: Settings,
-            system: str | None, k_shots: int, subjects: list[Subject], prompt_dir: Any) -> dict[str, Any]:
+            system: str | None, k_shots: int, subjects: list[Subject], prompt_dir: Any,
+            persona_order: str, persona_memory: int) -> dict[str, Any]:
     return {
         "dataset": {"path": str(dataset.path), "manifest_hash": dataset.manifest_hash,
                     "template": dataset.template_name},
@@ -259,7 +337,12 @@ def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, sett
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
         "prompts": {"dir": str(prompt_dir) if prompt_dir else None, "templates": builder.texts},
-        "subjects": [{"id": s.id, "kind": s.kind, "system": s.system} for s in subjects],
+        "persona_order": persona_order,
+        "persona_memory": persona_memory,
+        # a twin's own order is part of what it was asked, like its prompt
+        "subjects": [{"id": s.id, "kind": s.kind, "system": s.system,
+                      **({"item_order": content_id(*s.item_order)} if persona_order == "human" and s.item_order
+                         else {})} for s in subjects],
     }
 
 
@@ -302,6 +385,8 @@ def run_dataset(
     max_tokens: int | None = None,
     option_format: str = "letters",
     personas: list[Any] | None = None,
+    persona_order: str = "dataset",
+    persona_memory: int = 0,
     cache_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
     prompt_dir: str | os.PathLike[str] | None = None,
@@ -313,6 +398,10 @@ def run_dataset(
     Re-running with the same ``out`` and settings completes what is missing; different settings on an
     existing run raise :class:`RunError` unless ``force`` (which starts the run over). ``limit`` takes the
     first N items in dataset order. ``max_tokens`` defaults to 16 (256 for ``cot``).
+
+    ``persona_order`` is the order each persona answers in (``dataset``, ``human``: a twin's own order, or
+    ``shuffled`` per persona); with ``persona_memory`` K > 0 each persona's prompt holds its last K earlier
+    items and its own answers to them, so its items are answered one after another.
     """
     ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
     if scoring not in SCORINGS:
@@ -321,6 +410,7 @@ def run_dataset(
         raise RunError("limit must be zero or more", field="limit")
     if k_shots < 0:
         raise RunError("k_shots must be zero or more", field="k_shots")
+    _check_persona_options(persona_order, persona_memory, personas)
     lm = load_model(model, **backend_options) if isinstance(model, str) else model
     # scoring after chain-of-thought needs a backend that continues the model's own partial answer
     continues = bool(getattr(lm, "can_continue_assistant", True))
@@ -339,7 +429,8 @@ def run_dataset(
                             seed=seed, examples=items)
     selected = items[:limit] if limit is not None else items
     subjects = _subjects(lm.spec, system, personas)
-    config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir)
+    config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir, persona_order,
+                     persona_memory)
     # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
     config_hash = content_id({**config, "dataset": {**config["dataset"], "path": None}})
 
@@ -364,14 +455,24 @@ def run_dataset(
 
     existing, torn = read_responses(root / RESPONSES_FILE)
     done = {response_key(r) for r in existing if r["status"] in DONE_STATUSES}
-    work = [(s, it) for s, it in _ordered_work(selected, subjects) if (s.id, it.id) not in done]
+    orders = {s.id: answer_order(selected, persona_order, s, settings.seed) for s in subjects}
+    positions = {(sid, item.id): i for sid, order in orders.items() for i, item in enumerate(order)}
+    _check_positions(existing, done, positions, root / RESPONSES_FILE)
 
     cache = CallCache(cache_path if cache_path is not None else root / CACHE_FILE)
     cached = CachedModel(lm, cache)
     answerer = ItemAnswerer(cached, builder, settings)
+    lanes: list[Iterator[Step]]
+    if persona_memory:
+        answered = {s.id: {r["item_id"]: r for r in existing if r["subject"] == s.id} for s in subjects}
+        lanes = [_chain(answerer, s, orders[s.id], answered[s.id], done, persona_memory) for s in subjects]
+    else:  # answers are independent: keep the prefix-sharing order, one lane per answer
+        lanes = [iter([partial(answerer.answer, it, s, positions[s.id, it.id])])
+                 for s, it in _ordered_work(selected, subjects) if (s.id, it.id) not in done]
+    pending = len(positions.keys() - done)
     counts_before = previous.get("counts", {})
     sessions = list(previous.get("sessions", []))
-    session: dict[str, Any] = {"started_at": _now(), "pending": len(work), "resumed_from": len(done),
+    session: dict[str, Any] = {"started_at": _now(), "pending": pending, "resumed_from": len(done),
                                "torn_lines": torn, "status": "running"}
     sessions.append(session)
     started = time.perf_counter()
@@ -388,6 +489,8 @@ def run_dataset(
         "sessions": sessions,
         "counts": counts_before,
     }
+    if persona_order == "human":
+        info["human_order"] = _unknown_items(subjects, {item.id for item in items})
 
     def update_info(status: str, error: str | None = None) -> None:
         session.update(status=status, calls=cached.calls, cache_hits=cached.hits,
@@ -417,9 +520,9 @@ def run_dataset(
     invalid = 0
     last_save = time.monotonic()
     try:
-        with _progress(progress, len(work)) as bar:
-            task = bar.add_task("run", total=len(work), rate="-", hits=0, calls=0, invalid=0)
-            for record in _answers(answerer, work, cached.max_concurrency):
+        with _progress(progress, pending) as bar:
+            task = bar.add_task("run", total=pending, rate="-", hits=0, calls=0, invalid=0)
+            for record in _answers(lanes, cached.max_concurrency):
                 log.append(record)
                 invalid += record["status"] == "invalid"
                 done_now = bar.tasks[task].completed + 1
@@ -444,30 +547,83 @@ def run_dataset(
     return load_run(root)
 
 
-def _answers(answerer: ItemAnswerer, work: list[tuple[Subject, Item]], concurrency: int) -> Iterator[dict[str, Any]]:
-    """Answers in work order (one at a time), or as they finish with ``concurrency`` calls in flight."""
+Step = Callable[[], dict[str, Any]]
+
+
+def _chain(answerer: ItemAnswerer, subject: Subject, order: list[Item], answered: dict[str, dict[str, Any]],
+           done: set[tuple[str, str]], memory: int) -> Iterator[Step]:
+    """The steps answering ``subject``'s pending items in its order, each recalling the ``memory`` items before
+    it from ``answered`` (item id → record: the run directory's records, then this session's)."""
+    for position, item in enumerate(order):
+        if (subject.id, item.id) in done:
+            continue
+
+        def step(position: int = position, item: Item = item) -> dict[str, Any]:
+            earlier = [(it, answered[it.id]) for it in order[max(0, position - memory):position]]
+            record = answerer.answer(item, subject, position, recall(answerer.builder, earlier))
+            answered[item.id] = record
+            return record
+
+        yield step
+
+
+def _answers(lanes: list[Iterator[Step]], concurrency: int) -> Iterator[dict[str, Any]]:
+    """Records as they finish. A lane's steps run one after another (a step may use the answers before it); in
+    lane order one at a time, or with steps of up to 2 × ``concurrency`` lanes in flight."""
     if concurrency <= 1:
-        for subject, item in work:
-            yield answerer.answer(item, subject)
+        for lane in lanes:
+            for step in lane:
+                yield step()
         return
     pool = ThreadPoolExecutor(max_workers=concurrency)
-    pending: set[Future[dict[str, Any]]] = set()
-    queue = iter(work)
+    running: dict[Future[dict[str, Any]], Iterator[Step]] = {}
+
+    def start(lane: Iterator[Step]) -> None:
+        if (step := next(lane, None)) is not None:
+            running[pool.submit(step)] = lane
+
+    def finished() -> Iterator[dict[str, Any]]:
+        for future in wait(running, return_when=FIRST_COMPLETED).done:
+            record = future.result()
+            start(running.pop(future))
+            yield record
+
     try:
-        for subject, item in queue:
-            pending.add(pool.submit(answerer.answer, item, subject))
-            if len(pending) >= concurrency * 2:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield future.result()
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
+        for lane in lanes:
+            start(lane)
+            while len(running) >= concurrency * 2:
+                yield from finished()
+        while running:
+            yield from finished()
     finally:
-        for future in pending:
+        for future in running:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_positions(existing: list[dict[str, Any]], done: set[tuple[str, str]],
+                     positions: dict[tuple[str, str], int], path: Path) -> None:
+    """Finished answers must have been given where the subject's order puts them now (a persona's order, and
+    what it remembers, depend on which items are selected)."""
+    moved = [r for r in existing if response_key(r) in done and response_key(r) in positions
+             and r.get("position") != positions[response_key(r)]]
+    if moved:
+        raise RunError(
+            f"{len(moved)} finished answers were given at other positions of their subject's order "
+            f"(first: {moved[0]['item_id']} of {moved[0]['subject']})", file=path, field="limit",
+            hint="resume with the --limit the run was started with, or pass --force to start over",
+        )
+
+
+def _unknown_items(subjects: list[Subject], known: set[str]) -> dict[str, Any]:
+    """Item ids of the twins' own orders that the dataset lacks: skipped, and counted here and in a warning."""
+    by_persona = {str(s.persona): n for s in subjects
+                  if (n := sum(i not in known for i in dict.fromkeys(s.item_order or [])))}
+    total = sum(by_persona.values())
+    if total:
+        warnings.warn(f"{total} item ids of the human order are not in the dataset and were skipped "
+                      f"({len(by_persona)} personas; see human_order in run.json)", stacklevel=3)
+    return {"unknown_item_ids": total, "by_persona": by_persona}
 
 
 def _compact(root: Path, items: list[Item], subjects: list[Subject]) -> None:
