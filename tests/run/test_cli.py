@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from proceval.cli.main import main
+from proceval.personas import load_personas
 from proceval.run import load_run
+from tests.run.test_persona_order import human_table
 
 
 def test_cli_runs_and_resumes(tiny_hf_path: Path, tiny_choice_dataset, tmp_path: Path,
@@ -81,3 +83,26 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tiny_hf_path: Path, t
     assert stopped.info["status"] == "interrupted" and 5 <= len(stopped.responses) < len(items)
     assert main(command[3:]) == 0
     assert load_run(out).complete and len(load_run(out).responses) == len(items)
+
+
+def test_cli_persona_options(tiny_hf_path: Path, tiny_choice_dataset, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    ids = [item.id for item in tiny_choice_dataset.items]
+    table = human_table(tmp_path / "humans.csv", {"h1": [ids[2], ids[0]], "h2": [ids[1]], "h3": [ids[0]]})
+    out = tmp_path / "run"
+    base = ["run", str(tiny_choice_dataset.path), "--model", f"hf/{tiny_hf_path}", "--threads", "1",
+            "--no-progress", "--limit", "3"]
+    assert main([*base, "--out", str(out), "--personas", str(table), "--persona-order", "human",
+                 "--persona-memory", "1", "--n-personas", "2", "--persona-seed", "5",
+                 "--persona-template", "You are {{ age }} years old."]) == 0
+    run = load_run(out)
+    assert run.info["persona_order"] == "human" and run.info["persona_memory"] == 1
+    expected = [p.id for p in load_personas(table, n=2, seed=5)]
+    assert sorted({r["persona"] for r in run.responses}) == expected
+    assert {s["system"] for s in run.info["subjects"]} <= {"You are 30 years old.", "You are 31 years old.",
+                                                           "You are 32 years old."}
+    for option in (["--persona-order", "shuffled"], ["--persona-memory", "1"], ["--n-personas", "2"],
+                   ["--persona-seed", "1"], ["--persona-template", "x.j2"]):
+        code = main([*base, "--out", str(tmp_path / "bad"), *option])
+        err = capsys.readouterr().err
+        assert code == 2 and option[0] in err and "--personas" in err and "Traceback" not in err

@@ -9,8 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proceval.errors import RunError
 from proceval.models.base import split_spec
 from proceval.run.prompts import OPTION_FORMATS, STRATEGIES
+from proceval.run.runner import PERSONA_ORDERS
 from proceval.run.scoring import SCORINGS
 
 
@@ -33,7 +35,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--option-format", choices=OPTION_FORMATS, default="letters",
                    help="answer options by letter (default) or by their text")
     p.add_argument("--prompt-dir", help="directory of prompt templates overriding the built-in ones")
-    p.add_argument("--personas", help="personas file: each persona answers every item as its own subject")
+    g = p.add_argument_group("personas")
+    g.add_argument("--personas", help="persona table (CSV/TSV), or a long human table for one twin per "
+                   "participant: each persona answers every item as its own subject")
+    g.add_argument("--persona-template", help="Jinja2 text or file rendering each persona's system prompt")
+    g.add_argument("--n-personas", type=int, help="draw this many personas from the table (seeded)")
+    g.add_argument("--persona-seed", type=int, help="seed of that draw (default --seed)")
+    g.add_argument("--persona-order", choices=PERSONA_ORDERS,
+                   help="order each persona answers in: dataset (default), human (a twin's own order), shuffled")
+    g.add_argument("--persona-memory", type=int, metavar="K",
+                   help="each persona's prompt recalls its last K items and its own answers (default 0)")
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=0.0)
@@ -70,10 +81,18 @@ def run_command(args: argparse.Namespace) -> int:
 
     provider, _ = split_spec(args.model)
     personas = None
+    persona_options = {"--persona-template": args.persona_template, "--n-personas": args.n_personas,
+                       "--persona-seed": args.persona_seed, "--persona-order": args.persona_order,
+                       "--persona-memory": args.persona_memory}
+    given = [name for name, value in persona_options.items() if value is not None]
+    if given and not args.personas:
+        raise RunError("persona options need --personas", field=", ".join(given),
+                       hint="pass --personas FILE (a persona table or a long human table)")
     if args.personas:
         from proceval.personas import load_personas  # another module; imported only when used
 
-        personas = load_personas(args.personas)
+        personas = load_personas(args.personas, template=args.persona_template, n=args.n_personas,
+                                 seed=args.seed if args.persona_seed is None else args.persona_seed)
     run = run_dataset(
         args.dataset,
         args.model,
@@ -88,6 +107,8 @@ def run_command(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         option_format=args.option_format,
         personas=personas,
+        persona_order=args.persona_order or "dataset",
+        persona_memory=args.persona_memory or 0,
         cache_path=args.cache,
         progress=not args.no_progress,
         prompt_dir=args.prompt_dir,
