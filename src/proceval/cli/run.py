@@ -36,11 +36,11 @@ def register(subparsers: Any) -> None:
                    help="answer options by letter (default) or by their text")
     p.add_argument("--prompt-dir", help="directory of prompt templates overriding the built-in ones")
     g = p.add_argument_group("personas")
-    g.add_argument("--personas", help="persona table (CSV/TSV), or a long human table for one twin per "
+    g.add_argument("--personas", metavar="FILE", help="persona table (CSV/TSV), or a long human table for one twin per "
                    "participant: each persona answers every item as its own subject")
-    g.add_argument("--persona-template", help="Jinja2 text or file rendering each persona's system prompt")
-    g.add_argument("--n-personas", type=int, help="draw this many personas from the table (seeded)")
-    g.add_argument("--persona-seed", type=int, help="seed of that draw (default --seed)")
+    g.add_argument("--persona-template", metavar="TEXT_OR_FILE", help="Jinja2 text or file rendering each persona's system prompt")
+    g.add_argument("--n-personas", type=int, metavar="N", help="draw this many personas from the table (seeded)")
+    g.add_argument("--persona-seed", type=int, metavar="S", help="seed of that draw (default --seed)")
     g.add_argument("--persona-order", choices=PERSONA_ORDERS,
                    help="order each persona answers in: dataset (default), human (a twin's own order), shuffled")
     g.add_argument("--persona-memory", type=int, metavar="K",
