@@ -363,7 +363,8 @@ class StudyStore:
 
         def run(sql: str, params: tuple[Any, ...]) -> Any:
             cursor.execute(_postgres_sql(sql), params)
-            return cursor.fetchone() if cursor.description else None
+            # only a SELECT has rows (asking the cursor builds a description of every column)
+            return cursor.fetchone() if sql.startswith("SELECT") else None
 
         try:
             driver.autocommit = not write
