@@ -67,7 +67,7 @@ def generate(
     seen: dict[str, str] = {}
     with DatasetWriter(out, overwrite=force) as dataset_writer:
         dataset_writer.write_template(tpl.source_text)
-        with progress_bar(f"generating {tpl.name}", total=total, unit="scenarios", enabled=progress) as advance:
+        with progress_bar(f"generating {tpl.name}", total=total, unit="scenarios", enabled=progress) as bar:
             for outcome in outcomes:
                 if isinstance(outcome, Scenario) and outcome.id in seen:
                     where = outcome.source.get("line")
@@ -86,7 +86,7 @@ def generate(
                 dataset_writer.add_scenario(outcome)
                 for item in tpl.render(outcome):
                     dataset_writer.add_item(item)
-                advance(1)
+                bar.advance()
         if dataset_writer.n_scenarios == 0:
             first = f" (first: {skipped[0].reason})" if skipped else ""
             raise SourceError(f"no usable scenarios: all {len(skipped)} rows were skipped{first}",

@@ -38,6 +38,7 @@ from proceval.analysis.base import (
 from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
 from proceval.dataset import Dataset
 from proceval.errors import AnalysisError
+from proceval.ui import progress_bar
 
 DEFAULT_ANALYSES = ["validity", "accuracy", "joint", "position_bias", "calibration", "ratings", "effects", "humans"]
 
@@ -84,27 +85,15 @@ def run_analyses(
         raise AnalysisError(f"unknown analysis {', '.join(map(repr, unknown))}",
                             hint=f"known analyses: {', '.join(sorted(registry))}")
     results: dict[str, AnalysisResult] = {}
-    track: Any = None
-    if progress:
-        from rich.progress import Progress
-
-        track = Progress(transient=True)
-        track.start()
-        task = track.add_task("analysing", total=len(wanted))
-    try:
+    with progress_bar("analysing", total=len(wanted), unit="analyses", enabled=progress) as bar:
         for name in wanted:
             analysis = registry[name]
-            if track is not None:
-                track.update(task, description=f"analysing: {name}")
+            bar.status(name)
             try:
                 results[name] = analysis.func(data, ctx)
             except NotApplicable as exc:
                 results[name] = AnalysisResult(name, analysis.title, status="skipped", reason=exc.message)
-            if track is not None:
-                track.advance(task)
-    finally:
-        if track is not None:
-            track.stop()
+            bar.advance()
     return results
 
 

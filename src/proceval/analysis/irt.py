@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from proceval.errors import AnalysisError
+from proceval.ui import progress_bar
 
 BINARY_MODELS = ("rasch", "1pl", "2pl", "3pl")
 ORDINAL_MODELS = ("grm",)
@@ -631,16 +632,6 @@ def _posterior(log_like: np.ndarray, log_prior: np.ndarray) -> tuple[np.ndarray,
     return weights, float((top[:, 0] + np.log(total[:, 0])).sum())
 
 
-def _progress(enabled: bool, label: str) -> Any:
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("iteration {task.completed}  Δ={task.fields[delta]}"))
-    bar.start()
-    return bar
-
-
 def _fit_binary(
     x: np.ndarray, model: str, nodes: np.ndarray, log_prior: np.ndarray, max_iter: int, tol: float,
     a_prior_sd: float | None, c_prior: tuple[float, float], progress: bool,
@@ -694,14 +685,13 @@ def _fit_binary(
     def unpack(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return v[:n_items], v[n_items : 2 * n_items], np.clip(v[2 * n_items :], 0.0, 0.9)
 
-    bar = _progress(progress, f"IRT {model} EM")
-    task = bar.add_task("em", total=None, delta="-") if bar else None
     converged, iteration = False, 0
     current = pack(a, d, c)
     # SQUAREM (Varadhan & Roland 2008): two EM cycles, a squared extrapolation along their steps, then an EM
     # cycle from the extrapolated point; fall back to plain EM whenever the extrapolation lowers the likelihood
-    try:
+    with progress_bar(f"IRT {model} EM", total=None, unit="EM cycles", enabled=progress) as bar:
         while iteration < max_iter:
+            before = iteration
             one = pack(*em_map(*unpack(current))[:3])
             *step, ll_one = em_map(*unpack(one))
             two = pack(*step)
@@ -719,14 +709,11 @@ def _fit_binary(
                     new = pack(*after)
             delta = float(np.abs(new - two).max()) if new is not two else float(np.abs(two - one).max())
             current = new
-            if bar is not None:
-                bar.update(task, completed=iteration, delta=f"{delta:.2e}")
+            bar.advance(iteration - before)
+            bar.status(f"largest change {delta:.2e}")
             if delta < tol:
                 converged = True
                 break
-    finally:
-        if bar is not None:
-            bar.stop()
     a, d, c = unpack(current)
     # final E-step at the estimates: abilities, log-likelihood and scores for standard errors
     s = special.expit(a[:, None] * nodes[None, :] + d[:, None])
@@ -918,8 +905,6 @@ def _fit_grm(
         d0 = special.logit(np.clip(cum, 0.01, 0.99)) * 1.2
         gaps = np.log(np.clip(-np.diff(d0), 0.05, None))
         params.append(np.concatenate([[1.0, d0[0]], gaps]))
-    bar = _progress(progress, "IRT grm EM")
-    task = bar.add_task("em", total=None, delta="-") if bar else None
     converged, iteration = False, 0
 
     def log_table() -> np.ndarray:
@@ -930,7 +915,7 @@ def _fit_grm(
         return table
 
     previous = -np.inf
-    try:
+    with progress_bar("IRT grm EM", total=None, unit="EM cycles", enabled=progress) as bar:
         for cycle in range(1, max_iter + 1):
             iteration = cycle
             weights, current = _posterior(onehot @ log_table(), log_prior)
@@ -951,14 +936,11 @@ def _fit_grm(
                 new_a, new_d = _grm_unpack(new)
                 delta = max(delta, abs(new_a - old_a), float(np.abs(new_d - old_d).max()))
                 params[j] = new
-            if bar is not None:
-                bar.update(task, advance=1, delta=f"{delta:.2e}")
+            bar.advance()
+            bar.status(f"largest change {delta:.2e}")
             if delta < tol:
                 converged = True
                 break
-    finally:
-        if bar is not None:
-            bar.stop()
     weights, loglik = _posterior(onehot @ log_table(), log_prior)
     theta = weights @ nodes
     theta_se = np.sqrt(np.clip(weights @ nodes**2 - theta**2, 0, None))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,7 @@ from proceval.errors import AnalysisError
 from proceval.qdc.embeddings import Embedder, EmbeddingCache
 from proceval.qdc.profile import Source, load_source, profile
 from proceval.qdc.report import write_report
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int], None]] | None]:
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=False) as bar:
-
-        def start(description: str, total: int) -> Callable[[int], None]:
-            task = bar.add_task(description, total=total)
-            return lambda n: bar.advance(task, n)
-
-        yield start
+from proceval.ui import progress_bar
 
 
 def match_references(sources: Sequence[Source], runs: Sequence[str | os.PathLike[str]]) -> dict[int, Path]:
@@ -88,7 +71,7 @@ def qdc(
     if embeddings and embedder is None:
         embedder = Embedder(cache=EmbeddingCache(cache))
     profiles = []
-    with _progress(progress) as bar:
+    with progress_bar("profiling datasets", total=len(sources), unit="datasets", enabled=progress) as bar:
         for k, source in enumerate(sources):
             profiles.append(profile(
                 source,
@@ -100,6 +83,7 @@ def qdc(
                 seed=seed,
                 progress=bar,
             ))
+            bar.advance()
     if embedder is not None and embeddings:
         for p in profiles:
             p.setdefault("embeddings", {"model": embedder.model_name, "cache": str(embedder.cache.path)})

@@ -21,7 +21,7 @@ import json
 import math
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from proceval.qdc.embeddings import Embedder
 
 if TYPE_CHECKING:
     from proceval.templates import Template
+    from proceval.ui import Bar
 
 HEADLINE_KEYS = [
     "validity",
@@ -335,9 +336,6 @@ def reference_stats(source: Source, run_path: str | os.PathLike[str]) -> dict[st
 # ------------------------------------------------------------------------------------------ profile
 
 
-ProgressFn = Callable[[str, int], Callable[[int], None]]  # (description, total) → advance(n)
-
-
 def profile(
     path: str | os.PathLike[str] | Source,
     *,
@@ -347,7 +345,7 @@ def profile(
     judge_limit: int | None = None,
     self_bleu_sample: int = 1000,
     seed: int = 0,
-    progress: ProgressFn | None = None,
+    progress: Bar | None = None,
 ) -> dict[str, Any]:
     """The QDC profile of a dataset directory or scenarios file (see the module docstring).
 
@@ -364,7 +362,7 @@ def profile(
     s_emb = i_emb = None
     if embedder is not None:
         unique = list(dict.fromkeys(s_texts + i_texts))
-        advance = progress(f"embedding {source.name}", len(unique)) if progress else None
+        advance = progress.add(f"embedding {source.name}", len(unique)).advance if progress else None
         table = embedder.embed(unique, progress=advance)
         index = {t: k for k, t in enumerate(unique)}
         s_emb = table[[index[t] for t in s_texts]] if s_texts else None

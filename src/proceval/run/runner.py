@@ -53,6 +53,7 @@ from proceval.run.scoring import (
     normalise,
     seeded_order,
 )
+from proceval.ui import progress_bar
 
 DEFAULT_MAX_TOKENS = {"zero-shot": 16, "few-shot": 16, "cot": 256}
 PERSONA_ORDERS = ("dataset", "human", "shuffled")
@@ -346,30 +347,6 @@ def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, sett
     }
 
 
-def _progress(enabled: bool, total: int) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]run"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} items/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("cache hits {task.fields[hits]}  calls {task.fields[calls]}  invalid {task.fields[invalid]}"),
-        disable=not enabled,
-        transient=False,
-    )
-
-
 def run_dataset(
     dataset: Dataset | str | os.PathLike[str],
     model: str | LanguageModel,
@@ -520,15 +497,13 @@ def run_dataset(
     invalid = 0
     last_save = time.monotonic()
     try:
-        with _progress(progress, pending) as bar:
-            task = bar.add_task("run", total=pending, rate="-", hits=0, calls=0, invalid=0)
-            for record in _answers(lanes, cached.max_concurrency):
+        with progress_bar("run", total=pending, enabled=progress) as bar:
+            for done_now, record in enumerate(_answers(lanes, cached.max_concurrency), start=1):
                 log.append(record)
                 invalid += record["status"] == "invalid"
-                done_now = bar.tasks[task].completed + 1
-                elapsed = time.perf_counter() - started
-                bar.update(task, advance=1, rate=f"{done_now / elapsed:.2f}" if elapsed > 0 else "-",
-                           hits=cached.hits, calls=cached.calls, invalid=invalid)
+                rate = done_now / max(time.perf_counter() - started, 1e-9)
+                bar.advance()
+                bar.status(f"{rate:.2f} items/s  cache hits {cached.hits}  calls {cached.calls}  invalid {invalid}")
                 if time.monotonic() - last_save > 10:
                     update_info("running")
                     last_save = time.monotonic()

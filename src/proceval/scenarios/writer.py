@@ -36,6 +36,7 @@ import numpy as np
 from proceval.errors import ModelError, SourceError
 from proceval.ids import content_id
 from proceval.models.base import LanguageModel, Message
+from proceval.ui import progress_bar
 
 if TYPE_CHECKING:
     from proceval.qdc.embeddings import Embedder
@@ -325,8 +326,7 @@ def write_scenarios(
     structured = True
     structured_error: str | None = None
 
-    bar, task = _progress_bar(progress, n)
-    try:
+    with progress_bar("writing scenarios", total=n, unit="scenarios", enabled=progress) as bar:
         for slot in range(n):
             current_pool = base_pool + (grown if pool == "grow" else [])
             rng = np.random.default_rng([seed, slot])
@@ -363,11 +363,8 @@ def write_scenarios(
                 feedback = [*feedback[-1:], (reply, "; ".join(reasons))]  # the latest rejection only: prompts stay short
             else:
                 gave_up += 1
-            if bar is not None:
-                bar.update(task, advance=1, description=_progress_text(len(accepted), sum(rejections.values())))
-    finally:
-        if bar is not None:
-            bar.stop()
+            bar.advance()
+            bar.status(f"{len(accepted)} accepted, {sum(rejections.values())} rejected")
 
     info = {
         "model": model if isinstance(model, str) else getattr(model, "spec", type(model).__name__),
@@ -421,21 +418,6 @@ def _validate(reply: str, names: list[str], template: Template, judge_model: Any
         if not verdict.passed:
             return ["judge said no"]
     return []
-
-
-def _progress_text(accepted: int, rejected: int) -> str:
-    return f"writing scenarios: {accepted} accepted, {rejected} rejected"
-
-
-def _progress_bar(enabled: bool, total: int) -> tuple[Any, Any]:
-    if not enabled:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    task = bar.add_task(_progress_text(0, 0), total=total)
-    bar.start()
-    return bar, task
 
 
 WriterFn = Callable[..., WriterResult]
