@@ -116,6 +116,17 @@ def test_generate_scoring_records_invalid_with_raw_text(tiny_hf, tiny_choice_dat
     assert run.info["counts"]["invalid"] == sum(r["status"] == "invalid" for r in run.responses)
 
 
+def test_every_record_names_the_order_it_was_shown_in(tiny_hf, mixed_dataset, tmp_path: Path) -> None:
+    """Rating records list their scale order like choice records list option orders, under both scorings."""
+    for scoring in ("logprob", "generate"):
+        run = run_dataset(mixed_dataset, tiny_hf, tmp_path / scoring, scoring=scoring, progress=False,
+                          max_tokens=4)
+        for r in run.responses:
+            assert r["orders"] == [o["order"] for o in r["per_order"]] and r["orders"]
+            if r["rating"] is not None or r["rating_probs"] is not None:
+                assert r["orders"] == [["1", "2", "3", "4", "5"]]
+
+
 def test_too_long_items_are_marked_and_the_run_continues(tiny_hf_path, tmp_path: Path) -> None:
     from proceval.models import load_model
 

@@ -287,12 +287,13 @@ class ItemAnswerer:
                 ) -> None:
         low, high = item.scale
         points = list(range(low, high + 1))
+        shown = [str(p) for p in points]  # a scale is shown in one order, low to high
+        record["orders"] = [shown]
         prompt = self.builder.build(item, None, system=subject.system, history=history)
         if self.s.scoring == "logprob":
             probs = self._score(prompt, record, (subject.id, item.id))
             dist = {str(p): round(q, 6) for p, q in zip(points, probs, strict=True)}
-            record["per_order"].append({"order": [str(p) for p in points], "probs": dist})
-            record["orders"] = [[str(p) for p in points]]
+            record["per_order"].append({"order": shown, "probs": dist})
             record["rating_probs"] = dist
             record["rating"] = points[max(range(len(points)), key=lambda i: (probs[i], -i))]
             record["expected_rating"] = round(sum(p * q for p, q in zip(points, probs, strict=True)), 6)
@@ -301,7 +302,7 @@ class ItemAnswerer:
             labels = {str(k): str(v) for k, v in (item.response["scale"].get("labels") or {}).items()}
             rating = parse_rating(raw, low, high, labels)
             record["raw"] = raw
-            record["per_order"].append({"order": [str(p) for p in points], "choice": rating, "raw": raw})
+            record["per_order"].append({"order": shown, "choice": rating, "raw": raw})
             record["rating"] = rating
             record["expected_rating"] = rating
             if rating is None:
