@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 from proceval import __version__
 from proceval.errors import ProcevalError
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_python_showwarning = warnings.showwarning
 
 # name → one-line help. Only the module of the command being run is imported: the others pull in heavy
 # libraries (torch, pandas, statsmodels) that a quick `proceval show` should not wait for.
@@ -57,7 +63,17 @@ def _command_in(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """proceval's own warnings (skipped ids, dropped rows...) as one plain line; others as Python shows them."""
+    if Path(filename).resolve().is_relative_to(PACKAGE_DIR):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(arguments)
     parser = build_parser(command)  # no command (e.g. --help): every command listed, none imported
