@@ -18,7 +18,6 @@ from proceval import __version__
 from proceval.errors import ProcevalError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-_python_showwarning = warnings.showwarning
 
 # name → one-line help. Only the module of the command being run is imported: the others pull in heavy
 # libraries (torch, pandas, statsmodels) that a quick `proceval show` should not wait for.
@@ -69,7 +68,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     if Path(filename).resolve().is_relative_to(PACKAGE_DIR):
         print(f"warning: {message}", file=file or sys.stderr)
     else:
-        _python_showwarning(message, category, filename, lineno, file, line)
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=file or sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
