@@ -42,6 +42,10 @@ def write(tmp_path: Path, text: str) -> Path:
     (GOOD.replace("  n: 1\n", ""), 3, "say how many scenarios"),
     (GOOD.replace("  n_boot: 200", "  n_boot: 200\n  nboot: 3"), 11, "did you mean 'n_boot'"),
     (GOOD + "humans: answers.csv\n", 11, "no such file 'answers.csv'"),
+    (GOOD.replace("    strategy: zero-shot", "    strategy: zero-shot\n    personas: people.csv"), 9,
+     "no such file 'people.csv'"),
+    (GOOD.replace("    strategy: zero-shot", "    strategy: zero-shot\n    persona_memory: 2"), 7,
+     "persona_memory need 'personas'"),
 ])
 def test_mistakes_name_file_line_and_field(tmp_path: Path, text: str, line: int, needle: str) -> None:
     path = write(tmp_path, text)
@@ -122,6 +126,53 @@ analysis:
     assert str(out / "report" / "report.html") in printed.replace("\n", "")
     summary = json.loads((out / "report" / "summary.json").read_text())
     assert summary["analyses"]["accuracy"]["numbers"]["overall"][f"hf/{tiny_model}"]["n"] == 12
+
+
+@pytest.mark.slow
+def test_a_subject_can_be_a_persona_population(tmp_path: Path, tiny_model: Path) -> None:
+    """Personas with a memory, from a table beside the study file; editing the table redoes only that run."""
+    (tmp_path / "people.csv").write_text("id,age\np1,30\np2,70\np3,50\n")
+    text = f"""\
+name: population
+seed: 0
+dataset:
+  template: tom
+  n: 1
+subjects:
+  - model: hf/{tiny_model}
+    scoring: logprob
+    limit: 3
+    options: {{n_threads: 1}}
+  - model: hf/{tiny_model}
+    scoring: logprob
+    limit: 3
+    options: {{n_threads: 1}}
+    personas: people.csv
+    persona_template: "You are {{{{ age }}}} years old."
+    n_personas: 2
+    persona_order: shuffled
+    persona_memory: 1
+analysis:
+  n_boot: 200
+  analyses: [accuracy]
+"""
+    study = write(tmp_path, text)
+    out = tmp_path / "out"
+    first = run_study(study, out=out, progress=False)
+    plain_dir, personas_dir = (s.output for s in first.stages[1:3])
+    assert personas_dir.name.endswith("-personas") and not plain_dir.name.endswith("-personas")
+    responses = [json.loads(line) for line in (personas_dir / "responses.jsonl").read_text().splitlines()]
+    assert len({r["persona"] for r in responses}) == 2 and len(responses) == 6
+    assert all(len(r["memory"]) == min(r["position"], 1) for r in responses)
+    info = json.loads((personas_dir / "run.json").read_text())
+    assert all(s["system"].startswith("You are ") for s in info["subjects"])
+    # the same model as a plain run and as a population: two subjects of the report, not one pooled row
+    overall = json.loads((out / "report" / "summary.json").read_text())["analyses"]["accuracy"]["numbers"]["overall"]
+    assert set(overall) == {f"hf/{tiny_model} [{plain_dir.name}]", f"hf/{tiny_model} [{personas_dir.name}]"}
+
+    (tmp_path / "people.csv").write_text("id,age\np1,31\np2,70\np3,50\n")
+    again = run_study(study, out=out, progress=False)
+    assert [s.status for s in again.stages] == ["skipped", "skipped", "ran", "ran"]
 
 
 def test_docs_study_example_is_a_valid_study(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ class DatasetSpec(BaseModel):
 
 
 class SubjectSpec(BaseModel):
-    """A model given the items, with its prompting and scoring."""
+    """A model given the items, with its prompting and scoring; with ``personas``, a simulated population."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,13 +75,29 @@ class SubjectSpec(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     option_format: str = "letters"
     options: dict[str, Any] = Field(default_factory=dict, description="backend options, e.g. base_url")
+    personas: str | None = Field(None, description="persona table or long human table (relative to the study "
+                                                   "file): each persona answers as its own respondent")
+    persona_template: str | None = Field(None, description="Jinja2 text or a file (relative to the study file)")
+    n_personas: int | None = Field(None, ge=1, description="draw this many personas (seeded)")
+    persona_seed: int | None = Field(None, description="seed of that draw (default: the subject's seed)")
+    persona_order: Literal["dataset", "human", "shuffled"] = "dataset"
+    persona_memory: int = Field(0, ge=0, description="earlier items (and own answers) each prompt recalls")
+
+    @model_validator(mode="after")
+    def _personas_named(self) -> SubjectSpec:
+        given = [k for k in ("persona_template", "n_personas", "persona_seed") if getattr(self, k) is not None]
+        given += [k for k, default in (("persona_order", "dataset"), ("persona_memory", 0))
+                  if getattr(self, k) != default]
+        if given and self.personas is None:
+            raise ValueError(f"{', '.join(given)} need 'personas' (a persona table or a long human table)")
+        return self
 
     @property
     def run_name(self) -> str:
         if self.name:
             return self.name
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.model).strip("-")
-        return f"{slug}-{self.strategy}"
+        return f"{slug}-{self.strategy}" + ("-personas" if self.personas else "")
 
 
 class AnalysisSpec(BaseModel):
@@ -165,8 +181,10 @@ def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
             hint += f" ({len(errors) - 1} more problem(s) after this one)"
         raise StudyError(message, file=file, line=line, field=format_loc(loc) if loc else None, hint=hint) from None
     loaded = LoadedStudy(study, file)
-    for relative, where in [(study.humans, ("humans",))] + [(f, ("dataset", "from", i))
-                                                             for i, f in enumerate(study.dataset.from_files)]:
+    files: list[tuple[str | None, tuple[str | int, ...]]] = [(study.humans, ("humans",))]
+    files += [(f, ("dataset", "from", i)) for i, f in enumerate(study.dataset.from_files)]
+    files += [(s.personas, ("subjects", i, "personas")) for i, s in enumerate(study.subjects)]
+    for relative, where in files:
         if relative is not None and not loaded.resolve(relative).is_file():
             raise StudyError(f"no such file {relative!r} (paths are relative to the study file)", file=file,
                              line=lines.line_for(where), field=format_loc(where))
@@ -238,6 +256,23 @@ def _template_identity(loaded: LoadedStudy) -> dict[str, Any]:
     return {"file": str(path), "sha256": file_sha256(str(path))}
 
 
+def _persona_template(loaded: LoadedStudy, subject: SubjectSpec) -> str | Path | None:
+    """The subject's persona template: a file beside the study file, or the text itself."""
+    text = subject.persona_template
+    if text is None or "\n" in text or "{" in text:
+        return text
+    return loaded.resolve(text)
+
+
+def _personas(loaded: LoadedStudy, subject: SubjectSpec, seed: int) -> list[Any] | None:
+    if not subject.personas:
+        return None
+    from proceval.personas import load_personas
+
+    return load_personas(loaded.resolve(subject.personas), template=_persona_template(loaded, subject),
+                         n=subject.n_personas, seed=seed if subject.persona_seed is None else subject.persona_seed)
+
+
 def _file_digest(path: Path) -> str:
     return file_sha256(str(path)) if path.is_file() else "missing"
 
@@ -253,6 +288,10 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
     for subject in study.subjects:
         settings = subject.model_dump(exclude={"name"})
         settings["seed"] = study.seed if subject.seed is None else subject.seed
+        if subject.personas:  # the population is part of the run's inputs: its table, and a template file
+            settings["personas"] = _file_digest(loaded.resolve(subject.personas))
+            template = _persona_template(loaded, subject)
+            settings["persona_template"] = _file_digest(template) if isinstance(template, Path) else template
         hashes[f"run:{subject.run_name}"] = content_id("run", hashes["generate"], settings, length=24)
     analysis = study.analysis.model_dump()
     analysis["seed"] = study.seed if analysis["seed"] is None else analysis["seed"]
@@ -328,12 +367,14 @@ def run_study(
         if changed:
             state.forget(stage)
         say(f"run: {subject.model} ({subject.strategy}, {subject.scoring}) → {run_dir}")
+        seed = spec.seed if subject.seed is None else subject.seed
         run_dataset(
             dataset, subject.model, run_dir, strategy=subject.strategy, scoring=subject.scoring,
-            system=subject.system, k_shots=subject.k_shots, limit=subject.limit,
-            seed=spec.seed if subject.seed is None else subject.seed, temperature=subject.temperature,
-            max_tokens=subject.max_tokens, option_format=subject.option_format, progress=progress,
-            force=changed and run_dir.exists(), **subject.options,
+            system=subject.system, k_shots=subject.k_shots, limit=subject.limit, seed=seed,
+            temperature=subject.temperature, max_tokens=subject.max_tokens, option_format=subject.option_format,
+            personas=_personas(loaded, subject, seed), persona_order=subject.persona_order,
+            persona_memory=subject.persona_memory, progress=progress, force=changed and run_dir.exists(),
+            **subject.options,
         )
         state.record(stage, hashes[stage], run_dir)
         stages.append(StageOutcome(stage, "resumed" if resumed else "ran", run_dir))
