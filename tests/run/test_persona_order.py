@@ -20,7 +20,7 @@ from proceval.personas import load_personas
 from proceval.run import load_run, run_dataset
 from proceval.run.io import CACHE_FILE
 from proceval.run.prompts import PromptBuilder
-from proceval.run.runner import Subject, answer_order
+from proceval.run.subjects import Subject, answer_order
 from tests.conftest import REPO, choice_item
 from tests.run.test_runner import stable
 

@@ -12,8 +12,8 @@ from rich.table import Table
 from proceval.errors import RunError
 from proceval.models.base import split_spec
 from proceval.run.prompts import OPTION_FORMATS, STRATEGIES
-from proceval.run.runner import PERSONA_ORDERS
 from proceval.run.scoring import SCORINGS
+from proceval.run.subjects import PERSONA_ORDERS
 
 
 def register(subparsers: Any) -> None:

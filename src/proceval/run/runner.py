@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 import platform
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -53,29 +52,18 @@ from proceval.run.scoring import (
     normalise,
     seeded_order,
 )
+from proceval.run.subjects import (
+    Memory,
+    Subject,
+    answer_order,
+    check_persona_options,
+    make_subjects,
+    recall,
+    unknown_items,
+)
 from proceval.ui import progress_bar
 
 DEFAULT_MAX_TOKENS = {"zero-shot": 16, "few-shot": 16, "cot": 256}
-PERSONA_ORDERS = ("dataset", "human", "shuffled")
-
-
-@dataclass
-class Subject:
-    id: str
-    kind: str  # "model" | "persona"
-    system: str | None
-    persona: str | None = None
-    item_order: list[str] | None = None  # a human twin's own order of item ids
-
-
-@dataclass
-class Memory:
-    """What a persona's prompt recalls of its earlier items: the chat turns, the item ids they come from
-    (oldest first) and the ids of the window it left out because it gave no usable answer to them."""
-
-    turns: list[Message] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
-    left_out: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -90,71 +78,6 @@ class Settings:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _subjects(spec: str, system: str | None, personas: list[Any] | None) -> list[Subject]:
-    if not personas:
-        return [Subject(spec, "model", system)]
-    subjects = []
-    seen: set[str] = set()
-    for persona in personas:
-        pid = str(persona.id)
-        if pid in seen:
-            raise RunError(f"two personas share the id {pid!r}", field="personas")
-        seen.add(pid)
-        prompt = str(persona.prompt)
-        full = prompt + ("\n\n" + system if system else "")
-        subjects.append(Subject(f"{spec}#persona={pid}", "persona", full, pid, getattr(persona, "item_order", None)))
-    return subjects
-
-
-def _check_persona_options(order: str, memory: int, personas: list[Any] | None) -> None:
-    if order not in PERSONA_ORDERS:
-        raise RunError(f"unknown persona order {order!r}; choose one of {', '.join(PERSONA_ORDERS)}",
-                       field="persona_order")
-    if memory < 0:
-        raise RunError("persona_memory must be zero or more", field="persona_memory")
-    if not personas and (order != "dataset" or memory):
-        raise RunError("only personas have an order and a memory of their own",
-                       field="persona_order" if order != "dataset" else "persona_memory",
-                       hint="pass personas (--personas FILE)")
-    for persona in personas or []:
-        if order == "human" and getattr(persona, "item_order", None) is None:
-            raise RunError(f"persona {persona.id!r} has no order of its own (it is not a human's twin)",
-                           field="persona_order",
-                           hint="draw the personas from a long human table (participant, item_id, ...), "
-                                "or use --persona-order shuffled")
-
-
-def answer_order(items: list[Item], how: str, subject: Subject, seed: int) -> list[Item]:
-    """The items in the order ``subject`` answers them. ``dataset``: as given; ``human``: the twin's own
-    order first (ids not among ``items`` skipped), then the rest as given; ``shuffled``: a permutation seeded
-    by (seed, persona id)."""
-    by_id = {item.id: item for item in items}
-    if how == "shuffled":
-        return [by_id[i] for i in seeded_order(list(by_id), seed, "persona", subject.persona)]
-    if how == "human":
-        first = [by_id[i] for i in dict.fromkeys(subject.item_order or []) if i in by_id]
-        seen = {item.id for item in first}
-        return first + [item for item in items if item.id not in seen]
-    return list(items)
-
-
-def recall(builder: PromptBuilder, earlier: list[tuple[Item, dict[str, Any]]]) -> Memory:
-    """Earlier (item, record) pairs as chat turns: each item asked as the persona first saw it (the first
-    option order) and answered as the persona did. An item without a usable answer is left out."""
-    memory = Memory()
-    for item, record in earlier:
-        if record["status"] != "ok":
-            memory.left_out.append(item.id)
-            continue
-        if item.response_type == "choice":
-            order, answer = record["orders"][0], str(record["choice"])
-        else:
-            order, answer = None, str(record["rating"] if item.response_type == "rating" else record["raw"])
-        memory.turns += builder.exchange(item, order, answer, template=builder.item_template)
-        memory.items.append(item.id)
-    return memory
 
 
 class ItemAnswerer:
@@ -388,7 +311,7 @@ def run_dataset(
         raise RunError("limit must be zero or more", field="limit")
     if k_shots < 0:
         raise RunError("k_shots must be zero or more", field="k_shots")
-    _check_persona_options(persona_order, persona_memory, personas)
+    check_persona_options(persona_order, persona_memory, personas)
     lm = load_model(model, **backend_options) if isinstance(model, str) else model
     # scoring after chain-of-thought needs a backend that continues the model's own partial answer
     continues = bool(getattr(lm, "can_continue_assistant", True))
@@ -406,7 +329,7 @@ def run_dataset(
     builder = PromptBuilder(strategy, option_format=option_format, prompt_dir=prompt_dir, k_shots=k_shots,
                             seed=seed, examples=items)
     selected = items[:limit] if limit is not None else items
-    subjects = _subjects(lm.spec, system, personas)
+    subjects = make_subjects(lm.spec, system, personas)
     config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir, persona_order,
                      persona_memory)
     # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
@@ -468,7 +391,7 @@ def run_dataset(
         "counts": counts_before,
     }
     if persona_order == "human":
-        info["human_order"] = _unknown_items(subjects, {item.id for item in items})
+        info["human_order"] = unknown_items(subjects, {item.id for item in items})
 
     def update_info(status: str, error: str | None = None) -> None:
         session.update(status=status, calls=cached.calls, cache_hits=cached.hits,
@@ -589,17 +512,6 @@ def _check_positions(existing: list[dict[str, Any]], done: set[tuple[str, str]],
             f"(first: {moved[0]['item_id']} of {moved[0]['subject']})", file=path, field="limit",
             hint="resume with the --limit the run was started with, or pass --force to start over",
         )
-
-
-def _unknown_items(subjects: list[Subject], known: set[str]) -> dict[str, Any]:
-    """Item ids of the twins' own orders that the dataset lacks: skipped, and counted here and in a warning."""
-    by_persona = {str(s.persona): n for s in subjects
-                  if (n := sum(i not in known for i in dict.fromkeys(s.item_order or [])))}
-    total = sum(by_persona.values())
-    if total:
-        warnings.warn(f"{total} item ids of the human order are not in the dataset and were skipped "
-                      f"({len(by_persona)} personas; see human_order in run.json)", stacklevel=3)
-    return {"unknown_item_ids": total, "by_persona": by_persona}
 
 
 def _compact(root: Path, items: list[Item], subjects: list[Subject]) -> None:
