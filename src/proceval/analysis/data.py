@@ -26,9 +26,8 @@ import pandas as pd
 from proceval.dataset import Dataset, Item
 from proceval.errors import AnalysisError, HumansError, RunError
 from proceval.ids import file_sha256
+from proceval.run.io import RESPONSES_FILE, RUN_FILE, read_responses
 
-RESPONSES_FILE = "responses.jsonl"
-RUN_FILE = "run.json"
 FACTOR_PREFIX = "factor:"
 HUMAN_SUBJECT = "humans"
 
@@ -89,7 +88,8 @@ class ResponseData:
 
 
 def read_run(path: str | os.PathLike[str]) -> RunInfo:
-    """Read a run directory. Corrupt lines are errors that name the file and line."""
+    """Read a run directory, as the run engine reads it (:func:`proceval.run.io.read_responses`): corrupt
+    lines are errors that name the file and line."""
     root = Path(path)
     run_file, responses_file = root / RUN_FILE, root / RESPONSES_FILE
     if not root.is_dir() or not responses_file.is_file():
@@ -104,18 +104,7 @@ def read_run(path: str | os.PathLike[str]) -> RunInfo:
             info = json.loads(run_file.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise RunError(f"unreadable run manifest: {exc}", file=run_file) from None
-    responses = []
-    with responses_file.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise RunError(f"corrupt response line: {exc}", file=responses_file, line=number) from None
-            if "item_id" not in row:
-                raise RunError("response without item_id", file=responses_file, line=number)
-            responses.append(row)
+    responses, _torn = read_responses(responses_file)  # a write cut off by a kill is not an answer
     return RunInfo(root, info, responses)
 
 
