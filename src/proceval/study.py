@@ -257,11 +257,12 @@ def _template_identity(loaded: LoadedStudy) -> dict[str, Any]:
 
 
 def _persona_template(loaded: LoadedStudy, subject: SubjectSpec) -> str | Path | None:
-    """The subject's persona template: a file beside the study file, or the text itself."""
-    text = subject.persona_template
-    if text is None or "\n" in text or "{" in text:
-        return text
-    return loaded.resolve(text)
+    """The subject's persona template: a file beside the study file, else the text (which load_personas
+    takes as Jinja2 text, or as a file name it reports missing)."""
+    if subject.persona_template is None:
+        return None
+    path = loaded.resolve(subject.persona_template)
+    return path if path.is_file() else subject.persona_template
 
 
 def _personas(loaded: LoadedStudy, subject: SubjectSpec, seed: int) -> list[Any] | None:
