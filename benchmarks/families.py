@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "offtherails"
+DATA = REPO / "examples" / "offtherails"
 EXAMPLE = REPO / "examples" / "offtherails"
 
 from proceval.generate import generate  # noqa: E402

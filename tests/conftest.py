@@ -12,8 +12,8 @@ from proceval.dataset import Dataset, DatasetWriter, Item, Manifest, Scenario
 from proceval.ids import content_id
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SHARED_DATA = SHARED / "data"
+# Public data the tests read: copies shipped in examples/ (attribution in each folder's SOURCES.md).
+DATA = REPO / "examples"
 
 
 def write_dataset(out: Path, items: list[Item], scenarios: list[Scenario] | None = None,

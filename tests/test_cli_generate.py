@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
-BIGTOM = SHARED_DATA / "bigtom" / "bigtom.csv"
+BIGTOM = DATA / "bigtom" / "bigtom.csv"
 
 
 def proceval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """Reproduce the published OffTheRails human findings (experiment 2) from the released data.
 
-Every figure is computed from ../shared/data; anchors.md's raw means are only compared with, never used.
+Every figure is computed from the released data shipped in examples/offtherails; anchors.md's raw means are only compared with, never used.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from proceval.analysis.ratings import rating_means, rating_rows
 from proceval.generate import generate
 from proceval.human_data import import_humans
 from proceval.study import load_study
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, DATA
 
-OTR = SHARED_DATA / "offtherails"
+OTR = DATA / "offtherails"
 EXAMPLE = REPO / "examples" / "offtherails"
 
 # (question, factor) → (level, level, mean, mean) from anchors.md (raw means of the paper)
@@ -39,7 +39,7 @@ def human_rows(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     root = tmp_path_factory.mktemp("otr")
     dataset = generate("moral", out=root / "ds", from_files=[OTR / "cc_stage_2_mild.csv",
                                                               OTR / "coc_stage_2_mild.csv"], progress=False)
-    # the released ratings (from shared data) with the example's mapping beside them
+    # the released ratings (shipped in examples/offtherails) with the example's mapping beside them
     shutil.copy(OTR / "human_exp2_ratings.csv", root / "ratings.csv")
     shutil.copy(EXAMPLE / "human_exp2_ratings.mapping.yaml", root / "ratings.mapping.yaml")
     imported = import_humans(root / "ratings.csv", dataset)

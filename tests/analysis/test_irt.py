@@ -120,11 +120,9 @@ def test_grm_on_published_offtherails_permissibility_ratings() -> None:
     """Real ratings (1–5) by 115 people; items are the 8 design cells (each person's first rating in each)."""
     import pandas as pd
 
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import DATA
 
-    path = SHARED_DATA / "offtherails" / "human_exp2_ratings.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} is not present")
+    path = DATA / "offtherails" / "human_exp2_ratings.csv"
     table = pd.read_csv(path)
     table["item"] = (table["causal_structure"].astype(str) + table["evitability"].astype(str)
                      + table["action"].astype(str))

@@ -8,10 +8,9 @@ import pytest
 
 from proceval.analysis.effects import mixed_effects
 from proceval.analysis.ratings import rating_means
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
-RATINGS = SHARED_DATA / "offtherails" / "human_exp2_ratings.csv"
-pytestmark = pytest.mark.skipif(not RATINGS.is_file(), reason="shared OffTheRails data not present")
+RATINGS = DATA / "offtherails" / "human_exp2_ratings.csv"
 
 # anchors.md: permissibility means 4.04 vs side effect 4.11, evitable 3.95 vs inevitable 4.20,
 # action 4.13 vs omission 4.02; intention 2.30 vs 2.09, evitable 2.36 vs 2.03, action 2.21 vs 2.18.

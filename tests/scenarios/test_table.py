@@ -9,10 +9,9 @@ import pytest
 from proceval.errors import DatasetError, SourceError
 from proceval.generate import generate
 from proceval.scenarios.table import split_sentences
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
-BIGTOM = SHARED_DATA / "bigtom" / "bigtom.csv"
-pytestmark = pytest.mark.skipif(not BIGTOM.is_file(), reason="shared/data/bigtom/bigtom.csv is not present")
+BIGTOM = DATA / "bigtom" / "bigtom.csv"
 
 
 def first_rows(n: int) -> list[str]:

@@ -9,9 +9,9 @@ import pytest
 
 from proceval.generate import generate
 from proceval.templates import load_template
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
-AFFECT = SHARED_DATA / "affective"
+AFFECT = DATA / "affective"
 
 # Hand-written cases: (appraisal, goal/belief, outcome) → emotion.
 GOAL_CONTROL = {

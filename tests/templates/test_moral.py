@@ -8,9 +8,9 @@ from pathlib import Path
 from proceval.cli.main import main
 from proceval.generate import generate
 from proceval.templates import load_template
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
-OTR = SHARED_DATA / "offtherails"
+OTR = DATA / "offtherails"
 MILD = [OTR / "cc_stage_2_mild.csv", OTR / "coc_stage_2_mild.csv"]
 SEVERE = [OTR / "cc_stage_2_severe.csv", OTR / "coc_stage_2_severe.csv"]
 

@@ -10,10 +10,9 @@ import pytest
 
 from proceval.dataset import Dataset, Item
 from proceval.generate import generate
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
-BIGTOM = SHARED_DATA / "bigtom" / "bigtom.csv"
-pytestmark = pytest.mark.skipif(not BIGTOM.is_file(), reason="shared/data/bigtom/bigtom.csv is not present")
+BIGTOM = DATA / "bigtom" / "bigtom.csv"
 
 
 @pytest.fixture(scope="module")
