@@ -102,7 +102,7 @@ def test_cli_import_humans_writes_long_table_and_report(dataset, tmp_path: Path,
     assert main(["import-humans", str(data), "--dataset", str(dataset.path), "--mapping", str(mapping),
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "1 matched" in printed and "1 unmatched" in printed and "line 3" in printed
+    assert "1 matched" in printed and "1 unmatched" in printed and "answers.csv:3" in printed
     long = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(long["participant"]) == ["p1", "p2"] and long.loc[1, "item_id"] == ""
     assert (tmp_path / "long.unmatched.json").is_file()
@@ -154,3 +154,112 @@ def test_property_coded_rows_come_back_as_their_items(tmp_path: Path) -> None:
         assert result.stats["unmatched"] == sum(1 for s, _, _ in answers if s >= 4)
 
     check()
+
+
+TEXT_OPTIONS = ("Snowfall", "Fog on the trail")
+
+
+@pytest.fixture
+def text_dataset(tmp_path: Path):  # type: ignore[no-untyped-def]
+    items = [choice_item(s, {"belief": level}, answer="snow") for s in range(2) for level in ("true", "false")]
+    for item in items:  # keys that differ from the letter labels
+        item.response = {"type": "choice", "options": [{"key": "snow", "text": TEXT_OPTIONS[0]},
+                                                        {"key": "fog", "text": TEXT_OPTIONS[1]}]}
+    scenarios = [Scenario(id=items[2 * s].scenario_id, template="toy", variables={"x": str(s)},
+                          source={"kind": "table", "file": "rows.csv", "line": s + 1, "record": s + 1})
+                 for s in range(2)]
+    return write_dataset(tmp_path / "text", items, scenarios, factors={"belief": ["true", "false"]})
+
+
+def test_answers_given_as_option_text_label_or_index_map_to_keys(text_dataset, tmp_path: Path,
+                                                                  capsys) -> None:  # type: ignore[no-untyped-def]
+    from proceval.cli.main import main
+
+    data = tmp_path / "texts.csv"
+    rows = [("p1", "0", "1", "Snowfall"),            # the text → a
+            ("p1", "0", "0", "  fog ON the  trail. "),  # trimmed, case-folded, spaces collapsed, final stop → b
+            ("p2", "1", "1", "B"),                    # the letter label → fog
+            ("p2", "1", "0", "snow"),                 # the key itself
+            ("p3", "0", "1", "Snowfal"),              # typo: unmatched, never mapped to the close option
+            ("p3", "1", "0", "Rain"),                 # no option at all
+            ("p3", "0", "0", "2")]                    # an index, not accepted unless the mapping says so
+    data.write_text("who,story,b,answer\n" + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    mapping = {"participant": "who", "scenario": {"column": "story", "by": "record", "base": 0},
+               "factors": {"belief": {"column": "b", "values": {1: "true", 0: "false"}}},
+               "questions": {"q": "answer"}}
+    result = import_humans(data, text_dataset, mapping)
+    assert list(result.table["response"]) == ["snow", "fog", "fog", "snow", "Snowfal", "Rain", "2"]
+    assert list(result.table["item_id"] != "") == [True] * 7  # the item is known even when the answer is not
+    assert result.stats["matched"] == 4 and result.stats["unmatched"] == 3
+    assert result.stats["answers_given_as"] == {"text": 2, "label": 1, "key": 1}
+    assert result.stats["unmatched_reasons"] == {"answer matches no option": 3}
+    assert [(Path(u["file"]).name, u["line"]) for u in result.unmatched] == [("texts.csv", 6), ("texts.csv", 7),
+                                                                             ("texts.csv", 8)]
+    assert "closest: 'Snowfall'; not mapped" in result.unmatched[0]["reason"]
+    assert "closest" not in result.unmatched[1]["reason"]
+    # with the mapping's say-so, 1-based positions are options too
+    indexed = import_humans(data, text_dataset, {**mapping, "answers": {"accept": ["key", "text", "label", "index"]}})
+    assert list(indexed.table["response"])[6] == "fog" and indexed.stats["unmatched"] == 2
+
+    # the terminal shows the counts and every unmatched answer by file and line
+    yaml_mapping = tmp_path / "texts.mapping.yaml"
+    yaml_mapping.write_text("participant: who\nscenario: {column: story, by: record, base: 0}\n"
+                            "factors: {belief: {column: b, values: {1: 'true', 0: 'false'}}}\n"
+                            "questions: {q: answer}\n", encoding="utf-8")
+    assert main(["import-humans", str(data), "--dataset", str(text_dataset.path), "--out",
+                 str(tmp_path / "long.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "4 matched to items, 3 unmatched" in printed and "3 × answer matches no option" in printed
+    assert "texts.csv:6" in printed and "texts.csv:7" in printed and "texts.csv:8" in printed
+
+    # analyze says how many answers it could not use, and why
+    assert main(["analyze", "--dataset", str(text_dataset.path), "--humans", str(data), "--out",
+                 str(tmp_path / "report"), "--n-boot", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "human answers not used: 3 of 7" in printed and "3 × answer matches no option" in printed
+    stats = load_responses([], dataset=text_dataset.path, humans=data).human_stats
+    assert stats["used"] == 7 and stats["invalid"] == 3 and stats["unusable"] == {"answer matches no option": 3}
+
+
+def test_a_factor_from_two_columns_or_from_a_published_key(dataset) -> None:  # type: ignore[no-untyped-def]
+    table = pd.DataFrame({"who": ["p1", "p2", "p3"], "story": ["0", "1", "2"], "answer": ["a", "b", "a"],
+                          "truth": ["is", "is", "is"], "value": ["true", "false", "maybe"],
+                          "key": ["toy/true_q_0", "toy/false_q_1", "toy/none_q_2"]})
+    joined = {**MAPPING, "keep": [], "factors": {"belief": {"column": ["truth", "value"], "join": " ",
+                                                            "values": {"is true": "true", "is false": "false"}}}}
+    result = import_humans(table, dataset, joined)
+    items = dataset.item_map()
+    assert [items[i].condition["belief"] for i in result.table["item_id"][:2]] == ["true", "false"]
+    assert "truth+value='is maybe' is no level" in result.unmatched[0]["reason"]
+    keyed = {**MAPPING, "keep": [], "factors": {"belief": {"column": "key", "pattern": "^[^/]+/([a-z]+)_"}}}
+    result = import_humans(table, dataset, keyed)
+    assert [items[i].condition["belief"] for i in result.table["item_id"][:2]] == ["true", "false"]
+    assert "key='toy/none_q_2' → 'none' is no level" in result.unmatched[0]["reason"]
+    with pytest.raises(HumansError, match="needs a group"):
+        load_mapping({**MAPPING, "factors": {"belief": {"column": "key", "pattern": "^[a-z]+"}}})
+
+
+def test_published_answers_to_agreement_example_in_families_docs(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from proceval.analysis.agreement import HUMAN_BASELINE
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "families.md").read_text(encoding="utf-8")
+    (code,) = [block for block in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+               if "import_model_answers" in block]
+    monkeypatch.chdir(REPO)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/families.md", "exec"), namespace)
+    humans, models = namespace["humans"], namespace["models"]
+    assert humans.stats["answers"] == 8 * 320 and humans.stats["unmatched"] == 0  # type: ignore[attr-defined]
+    # the emotion options' keys are their texts, so those answers count as keys
+    assert humans.stats["answers_given_as"] == {"text": 8 * 240, "key": 8 * 80}  # type: ignore[attr-defined]
+    assert models.counts["ok"] == 2 * 320 and models.counts["invalid"] == 0  # type: ignore[attr-defined]
+    table = namespace["table"]
+    assert set(table["inference"]) == {"emotion", "outcome", "appraisal", "belief"}  # type: ignore[index]
+    assert set(table["subject"]) == {HUMAN_BASELINE, "model-a", "model-b"}  # type: ignore[index]
+    assert set(table["definition"]) == {"leave_one_out", "loo_per_participant"}  # type: ignore[index]
+    assert table["agreement"].between(0, 1).all()  # type: ignore[index]
+    assert "2560 matched to items, 0 unmatched" in capsys.readouterr().out

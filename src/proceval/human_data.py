@@ -17,21 +17,37 @@ reason in ``unmatched`` (so ``proceval analyze`` counts them as unknown items), 
       structure: {column: causal_structure, values: {1: means, 0: side_effect}}
     questions: {permissibility: permissibility_rating, intention: intention_rating}   # one column per question
     keep: [split]
+
+A choice answer may be recorded as the option's key, its text (compared after trimming, case-folding and
+collapsing spaces), its letter label (``a``, ``b``, … in the item's option order) or, when ``answers.accept``
+lists ``index``, its 1-based position; the long table holds the key. An answer that matches no option (a typo,
+an answer from another item) keeps its text, is counted and listed with its file and line, and is never
+mapped to a close option (the closest one is suggested in the reason).
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from proceval.dataset import Dataset, Scenario
+from proceval.dataset import Dataset, Item, Scenario
 from proceval.errors import HumansError
 
 MAPPING_SUFFIX = ".mapping.yaml"
@@ -47,9 +63,58 @@ def _text_keys(values: dict[Any, Any]) -> dict[str, str]:
     return {_cell(k): str(v) for k, v in values.items()}
 
 
+def _check_pattern(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        if groups < 1:
+            raise ValueError(f"the pattern {pattern!r} needs a group (...) around the value")
+    return pattern
+
+
 class ColumnMap(_Strict):
-    column: str
+    column: str | list[str] = Field(description="a column, or several whose cells are joined by `join`")
+    join: str = Field("_", description="what joins the cells of several columns")
+    pattern: str | None = Field(None, description="a regular expression whose first group is the value "
+                                "(e.g. '^[^/]+/([a-z]+)_' takes 'belief' from 'safety/belief_joyful_3')")
     values: dict[str, str] = Field(default_factory=dict, description="cell value → level (others kept as is)")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _text_keys(cls, values: Any) -> Any:
+        return _text_keys(values) if isinstance(values, dict) else values
+
+    _one_group = field_validator("pattern")(classmethod(lambda cls, p: _check_pattern(p)))
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.column] if isinstance(self.column, str) else list(self.column)
+
+    def value(self, record: dict[str, Any]) -> str:
+        """The cell (or joined cells), through `pattern` and `values`; '' when the pattern finds nothing."""
+        raw = self.join.join(_cell(record[c]) for c in self.columns)
+        if self.pattern is not None:
+            match = re.search(self.pattern, raw)
+            raw = match.group(1) if match else ""
+        return self.values.get(raw, raw)
+
+    def describe(self, record: dict[str, Any]) -> str:
+        return f"{'+'.join(self.columns)}={self.join.join(_cell(record[c]) for c in self.columns)!r}"
+
+
+AnswerForm = Literal["key", "text", "label", "index"]
+DEFAULT_FORMS: tuple[AnswerForm, ...] = ("key", "text", "label")  # an index only where the mapping says so
+
+
+class AnswerMap(_Strict):
+    """How a choice answer names its option."""
+
+    accept: list[AnswerForm] = Field(
+        default_factory=lambda: list(DEFAULT_FORMS),
+        description="tried in order: the option's key, its text, its letter (a, b, …), its 1-based position")
+    values: dict[str, str] = Field(default_factory=dict, description="answer → option key (codes of your own)")
 
     @field_validator("values", mode="before")
     @classmethod
@@ -65,6 +130,17 @@ class ScenarioMap(_Strict):
     base: int = Field(1, description="for by=record: the value that names the first row (0 or 1)")
     variable: str | None = Field(None, description="for by=variable: the variable to compare")
     file: str | None = Field(None, description="only scenarios imported from files matching this glob")
+    pattern: str | None = Field(None, description="a regular expression whose first group is the scenario "
+                                "(e.g. '_(\\d+)$' takes 3 from 'safety_expected/belief_relieved_3')")
+
+    _one_group = field_validator("pattern")(classmethod(lambda cls, p: _check_pattern(p)))
+
+    def key(self, record: dict[str, Any]) -> str:
+        raw = _cell(record[self.column])
+        if self.pattern is None:
+            return raw
+        match = re.search(self.pattern, raw)
+        return match.group(1) if match else ""
 
     @model_validator(mode="after")
     def _variable_given(self) -> ScenarioMap:
@@ -74,15 +150,19 @@ class ScenarioMap(_Strict):
 
 
 class HumanMapping(_Strict):
-    """Which columns of a human data table give the participant, scenario, condition, question and response."""
+    """Which columns of a human data table give the participant, scenario, condition, question and response.
 
-    participant: str
+    For model answers (:mod:`proceval.model_answers`) ``participant`` names the model column (``model`` and
+    ``subject`` are accepted for it); without one, each file's model is named on import."""
+
+    participant: str | None = Field(None, validation_alias=AliasChoices("participant", "model", "subject"))
     scenario: ScenarioMap
     factors: dict[str, ColumnMap | str] = Field(default_factory=dict)
     questions: dict[str, str] = Field(default_factory=dict, description="wide table: question name → column")
     question: ColumnMap | None = Field(None, description="long table: the column naming the question")
     response: str | None = Field(None, description="long table: the response column")
     rt_ms: str | None = None
+    answers: AnswerMap = Field(default_factory=AnswerMap, description="how choice answers name options")
     keep: list[str] = Field(default_factory=list, description="columns copied into the long table")
     separator: str = ","
 
@@ -102,10 +182,11 @@ class HumanMapping(_Strict):
         return spec
 
     def used_columns(self) -> list[str]:
-        columns = [self.participant, self.scenario.column]
-        columns += [(ColumnMap(column=s) if isinstance(s, str) else s).column for s in self.factors.values()]
+        columns = [c for c in (self.participant, self.scenario.column) if c]
+        columns += [c for s in self.factors.values() for c in (ColumnMap(column=s) if isinstance(s, str) else s).columns]
         columns += list(self.questions.values())
-        columns += [c for c in (self.question.column if self.question else None, self.response, self.rt_ms) if c]
+        columns += [c for c in (self.question.columns if self.question else []) if c]
+        columns += [c for c in (self.response, self.rt_ms) if c]
         return [*columns, *self.keep]
 
 
@@ -131,6 +212,9 @@ class HumanImport:
         s = self.stats
         text = (f"{s['rows']} rows → {s['answers']} answers: {s['matched']} matched to items, "
                 f"{s['unmatched']} unmatched, from {s['participants']} participants")
+        forms = s.get("answers_given_as", {})
+        if forms:
+            text += "\n  choice answers given as " + ", ".join(f"option {form}: {n}" for form, n in forms.items())
         for reason, count in s.get("unmatched_reasons", {}).items():
             text += f"\n  {count} × {reason}"
         return text
@@ -197,11 +281,15 @@ def import_humans(
     data: str | os.PathLike[str] | pd.DataFrame,
     dataset: str | os.PathLike[str] | Dataset,
     mapping: str | os.PathLike[str] | dict[str, Any] | HumanMapping | None = None,
+    *,
+    participant: str | None = None,
 ) -> HumanImport:
     """Match every answer in ``data`` to an item of ``dataset`` through ``mapping``.
 
     ``mapping`` defaults to the file beside ``data`` (:func:`find_mapping`). Every answer becomes one row of
-    the long table; answers that match no item keep an empty ``item_id`` and say why in ``unmatched``.
+    the long table; answers that match no item keep an empty ``item_id`` and say why in ``unmatched``; a
+    choice answer that names no option keeps its item and text and says why. ``participant`` names the one
+    participant (or model) of a table that has no column for it.
     """
     ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
     file = None if isinstance(data, pd.DataFrame) else Path(data)
@@ -214,6 +302,12 @@ def import_humans(
         mapping = found
     spec = load_mapping(mapping)
     table = data if isinstance(data, pd.DataFrame) else _read_table(Path(data), spec.separator)
+    if participant is not None:
+        spec = spec.model_copy(update={"participant": "\0participant"})
+        table = table.assign(**{"\0participant": participant})
+    if spec.participant is None:
+        raise HumansError("the mapping names no participant column", file=file,
+                          hint="add `participant: COLUMN` to the mapping (or name the model on import)")
     missing = [c for c in spec.used_columns() if c not in table.columns]
     if missing:
         raise HumansError(f"the mapping names column(s) {', '.join(dict.fromkeys(missing))} that the table lacks",
@@ -222,10 +316,11 @@ def import_humans(
     unmapped = [f for f in factors if spec.factor_map(f) is None]
     levels = {f: set(ds.manifest.factors[f]) for f in factors}
     scenarios = _scenario_keys(ds, spec.scenario)
-    index: dict[tuple[str, tuple[tuple[str, str | None], ...], str], str] = {}
-    for item in ds.iter_items():
-        index[(item.scenario_id, tuple(sorted(item.condition.items())), item.question_name)] = item.id
+    index: dict[tuple[str, tuple[tuple[str, str | None], ...], str], Item] = {}
+    for each in ds.iter_items():
+        index[(each.scenario_id, tuple(sorted(each.condition.items())), each.question_name)] = each
     questions = {question for _, _, question in index}
+    forms: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
     unmatched: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
@@ -235,24 +330,34 @@ def import_humans(
             answers = [(q, record[c]) for q, c in spec.questions.items()]
         else:
             assert spec.question is not None and spec.response is not None
-            raw_q = _cell(record[spec.question.column])
-            answers = [(spec.question.values.get(raw_q, raw_q), record[spec.response])]
+            answers = [(spec.question.value(record), record[spec.response])]
         problem, scenario, condition = _locate(record, spec, factors, unmapped, levels, scenarios)
         for question, response in answers:
             reason = problem
             item_id = ""
             if reason is None and question not in questions:
                 reason = f"question {question!r} is not a question of the dataset ({', '.join(sorted(questions))})"
+            item = None
             if reason is None:
                 assert scenario is not None
-                item_id = index.get((scenario.id, condition, question), "")
-                if not item_id:
-                    reason = (f"no item for scenario {_cell(record[spec.scenario.column])} in condition "
+                item = index.get((scenario.id, condition, question))
+                if item is None:
+                    reason = (f"no item for scenario {spec.scenario.key(record)} in condition "
                               f"{dict(condition)} asking {question!r}")
-            if reason is None and _cell(response) == "":
+                else:
+                    item_id = item.id
+            answer = _cell(response)
+            if reason is None and answer == "":
                 reason = "empty response"
                 item_id = ""
-            row = {"participant": _cell(record[spec.participant]), "item_id": item_id, "response": _cell(response),
+            if reason is None and item is not None and item.response_type == "choice":
+                key, how = option_key(item, answer, spec.answers)
+                if key is None:
+                    reason = how  # the item is known; the answer stays as given and analyses count it invalid
+                else:
+                    answer = key
+                    forms[how] += 1
+            row = {"participant": _cell(record[spec.participant]), "item_id": item_id, "response": answer,
                    "rt_ms": _cell(record[spec.rt_ms]) if spec.rt_ms else "", "question_name": question,
                    "source_line": line}
             for column in spec.keep:
@@ -260,16 +365,18 @@ def import_humans(
             row["unmatched"] = reason or ""
             rows.append(row)
             if reason:
-                reasons[_reason_kind(reason)] += 1
-                unmatched.append({"line": line, "question": question, "reason": reason})
+                reasons[reason_kind(reason)] += 1
+                unmatched.append({"file": str(file) if file else None, "line": line, "question": question,
+                                  "response": _cell(response), "reason": reason})
     long = pd.DataFrame.from_records(rows, columns=[*LONG_COLUMNS, "question_name", "source_line", *spec.keep,
                                                     "unmatched"])
-    matched = long[long["item_id"] != ""]
+    matched = long[long["unmatched"] == ""]
     stats = {
         "file": str(file) if file else None,
         "rows": len(table),
         "answers": len(long),
         "matched": len(matched),
+        "answers_given_as": dict(forms.most_common()),
         "unmatched": len(unmatched),
         "unmatched_reasons": dict(reasons.most_common()),
         "participants": int(long["participant"].nunique()) if len(long) else 0,
@@ -289,13 +396,14 @@ def _locate(record: dict[str, Any], spec: HumanMapping, factors: list[str], unma
     for factor in factors:
         column_map = spec.factor_map(factor)
         assert column_map is not None
-        raw = _cell(record[column_map.column])
-        level = column_map.values.get(raw, raw)
+        level = column_map.value(record)
         if level not in levels[factor]:
-            return (f"factor {factor}: {column_map.column}={raw!r} is no level ({', '.join(sorted(levels[factor]))})",
-                    None, ())
+            given = column_map.describe(record)
+            if not given.endswith(f"={level!r}"):
+                given += f" → {level!r}"
+            return f"factor {factor}: {given} is no level ({', '.join(sorted(levels[factor]))})", None, ()
         condition[factor] = level
-    key = _cell(record[spec.scenario.column])
+    key = spec.scenario.key(record)
     found = scenarios.get(key, [])
     if not found:
         return f"scenario {spec.scenario.column}={key!r} matches no scenario of the dataset", None, ()
@@ -306,9 +414,42 @@ def _locate(record: dict[str, Any], spec: HumanMapping, factors: list[str], unma
     return None, found[0], tuple(sorted(condition.items()))
 
 
-def _reason_kind(reason: str) -> str:
+def reason_kind(reason: str) -> str:
     """A reason without its row-specific values, for counting."""
+    if reason.startswith("answer "):
+        return "answer matches no option"
     return reason.split("=")[0].split(" in condition")[0]
+
+
+def _fold(text: str) -> str:
+    """Compared form of an answer or option: trimmed, case-folded, spaces collapsed, no final full stop."""
+    return " ".join(text.casefold().split()).rstrip(".").strip()
+
+
+def option_key(item: Item, answer: str, rule: AnswerMap | None = None) -> tuple[str | None, str]:
+    """The key of the option ``answer`` names and how it named it (``key``, ``text``, ``label``, ``index``), or
+    ``None`` and why not. A near miss is never mapped: the closest option is only suggested."""
+    rule = rule or AnswerMap()
+    options = item.options
+    given = rule.values.get(answer, answer)
+    folded = _fold(given)
+    for form in rule.accept:
+        for position, option in enumerate(options):
+            if form == "key":
+                hit = given == option["key"] or folded == _fold(option["key"])
+            elif form == "text":
+                hit = folded == _fold(option["text"])
+            elif form == "label":
+                hit = folded.strip("()") == chr(ord("a") + position)
+            else:
+                hit = folded == str(position + 1)
+            if hit:
+                return option["key"], form
+    choices = {_fold(o["text"]): o["text"] for o in options} | {_fold(o["key"]): o["key"] for o in options}
+    close = difflib.get_close_matches(folded, list(choices), n=1, cutoff=0.75)
+    hint = f" (closest: {choices[close[0]]!r}; not mapped)" if close else ""
+    listed = ", ".join(f"{o['key']}: {o['text'][:40]!r}" for o in options)
+    return None, f"answer {answer[:80]!r} matches no option of item {item.id}{hint}; options: {listed}"
 
 
 def _read_table(path: Path, separator: str) -> pd.DataFrame:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from proceval.dataset import Dataset, Item
 from proceval.errors import AnalysisError, HumansError, RunError
+from proceval.human_data import reason_kind as _reason_kind
 from proceval.ids import file_sha256
 from proceval.run.io import RESPONSES_FILE, RUN_FILE, read_responses
 
@@ -260,11 +261,14 @@ def _human_rows(
     rows = []
     unknown: Counter[str] = Counter()
     invalid: list[dict[str, Any]] = []
+    why: Counter[str] = Counter()  # answers that cannot be used, by reason (the importer's, where it gave one)
     for index, record in enumerate(table.to_dict("records")):
         line = index + 2  # header is line 1
         item = items.get(str(record["item_id"]))
+        given = str(record.get("unmatched") or "")
         if item is None:
             unknown[str(record["item_id"])] += 1
+            why[_reason_kind(given) if given else "item_id names no item of the dataset"] += 1
             continue
         response = record["response"]
         text = "" if response is None or (isinstance(response, float) and pd.isna(response)) else str(response)
@@ -290,6 +294,8 @@ def _human_rows(
                 status = "invalid"
         if status == "invalid":
             invalid.append({"line": line, "participant": str(record["participant"]), "response": text[:80]})
+            why[_reason_kind(given) if given else
+                "response is not an option" if item.response_type == "choice" else "rating is not on the scale"] += 1
         rt = record.get("rt_ms")
         try:
             rt_ms = float(rt) if rt not in (None, "") else None
@@ -330,6 +336,7 @@ def _human_rows(
         "unknown_item_ids": sorted(unknown)[:20],
         "invalid": len(invalid),
         "invalid_examples": invalid[:20],
+        "unusable": dict(why.most_common()),
         "participants": len({r["participant"] for r in rows}),
     }
     return rows, stats

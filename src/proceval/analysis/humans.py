@@ -11,11 +11,16 @@ from scipy import stats
 
 from proceval.analysis.accuracy import accuracy_table, scored_rows
 from proceval.analysis.agreement import (
+    HUMAN_BASELINE,
+    MODEL_DEFINITIONS,
+    TIES,
+    ModelDefinition,
+    Ties,
+    agreement_table,
+    agreement_units,
     cohen_kappa,
     krippendorff_alpha,
     loo_agreement,
-    loo_credits,
-    modal_credit,
 )
 from proceval.analysis.base import (
     AnalysisContext,
@@ -25,7 +30,8 @@ from proceval.analysis.base import (
     register_analysis,
 )
 from proceval.analysis.bootstrap import bootstrap_ci
-from proceval.analysis.data import ResponseData
+from proceval.analysis.data import FACTOR_PREFIX, ResponseData
+from proceval.errors import AnalysisError
 from proceval.ids import content_id
 
 
@@ -48,6 +54,32 @@ def pearson_with_ci(x: np.ndarray, y: np.ndarray, level: float = 0.95) -> dict[s
             "p": float(p), "spearman": float(rho)}
 
 
+def _factor_names(column: str) -> str:
+    return column[len(FACTOR_PREFIX):] if column.startswith(FACTOR_PREFIX) else column
+
+
+def _agreement_options(ctx: AnalysisContext, data: ResponseData) -> tuple[ModelDefinition, Ties, list[str]]:
+    """The model definition, tie rule and grouping columns asked for in ``ctx.options`` (checked)."""
+    definition: ModelDefinition = ctx.options.get("agreement_definition") or "mode_of_all"
+    ties: Ties = ctx.options.get("agreement_ties") or "split"
+    if definition not in MODEL_DEFINITIONS:
+        raise AnalysisError(f"unknown agreement definition {definition!r}",
+                            hint="one of: " + "; ".join(f"{k}: {v}" for k, v in MODEL_DEFINITIONS.items()))
+    if ties not in TIES:
+        raise AnalysisError(f"unknown tie rule {ties!r}", hint="one of: " + "; ".join(f"{k}: {v}" for k, v in TIES.items()))
+    by = ctx.options.get("agreement_by") or []
+    if isinstance(by, str):
+        by = [b.strip() for b in by.split(",") if b.strip()]
+    columns = []
+    for name in by:
+        column = FACTOR_PREFIX + name if FACTOR_PREFIX + name in data.frame.columns else name
+        if column not in data.frame.columns:
+            raise AnalysisError(f"cannot group agreement by {name!r}: it is no factor of the dataset",
+                                hint=f"factors: {', '.join(data.factors)}; or condition_name, question_name")
+        columns.append(column)
+    return definition, ties, columns
+
+
 @register_analysis("humans", "Models compared with people")
 def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     """Human vs model accuracy, leave-one-out agreement, rating correlations and inter-rater reliability."""
@@ -59,59 +91,50 @@ def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     result = AnalysisResult("humans", "Models compared with people")
     numbers: dict[str, Any] = {}
 
-    # Leave-one-out agreement of each participant; the inter-participant baseline is their mean.
-    per_participant = loo_agreement(humans, response="answer_value")
-    result.tables["participant_agreement"] = per_participant
-    scored = per_participant.dropna(subset=["agreement"])
-    rows = []
-    if len(scored):
-        low, high = bootstrap_ci(scored["agreement"].to_numpy(), n_boot=ctx.n_boot, level=ctx.level,
-                                 seed=int(content_id(ctx.seed, "loo", length=8), 16))
-        rows.append({"subject": "humans (leave-one-out, inter-participant baseline)", "kind": "human",
-                     "raters": len(scored), "n_items": int(scored["n_items"].sum()),
-                     "agreement": float(scored["agreement"].mean()), "ci_low": low, "ci_high": high,
-                     "kappa_vs_modal": np.nan})
+    # Modal agreement: the humans' leave-one-out baseline and each model, overall, per condition and per
+    # the grouping asked for (options: agreement_by, agreement_definition, agreement_ties).
+    definition, ties, by = _agreement_options(ctx, data)
+    result.tables["participant_agreement"] = loo_agreement(humans, response="answer_value", ties=ties)
+    models = others[others["answer_value"].notna()]
+
+    def table_by(columns: list[str]) -> pd.DataFrame:
+        return agreement_table(humans, models, by=columns, definition=definition, ties=ties,
+                               response="answer_value").rename(columns=_factor_names)
+
+    units = agreement_units(humans, models, definition=definition, ties=ties, response="answer_value")
     modal = humans.groupby("item_id")["answer_value"].agg(lambda s: s.mode().tolist())
     unique_modal = {i: m[0] for i, m in modal.items() if len(m) == 1}
-    groups = humans.groupby("item_id")["answer_value"].apply(list).to_dict()
-    for subject, part in others.groupby("subject", sort=False):
-        part = part[part["answer_value"].notna()]
-        credits = [modal_credit(v, groups[i]) for i, v in zip(part["item_id"], part["answer_value"], strict=True)
-                   if i in groups]
-        if not credits:
-            continue
-        agreement, n_items = float(np.mean(credits)), len(credits)
-        low, high = bootstrap_ci(credits, n_boot=ctx.n_boot, level=ctx.level,
-                                 seed=int(content_id(ctx.seed, "modal", subject, length=8), 16))
-        paired = [(v, unique_modal[i]) for i, v in zip(part["item_id"], part["answer_value"], strict=True)
-                  if i in unique_modal]
-        kappa = cohen_kappa([a for a, _ in paired], [b for _, b in paired]) if paired else np.nan
-        rows.append({"subject": subject, "kind": str(part["subject_kind"].iloc[0]),
-                     "raters": int(part["participant"].nunique()), "n_items": n_items, "agreement": agreement,
-                     "ci_low": low, "ci_high": high, "kappa_vs_modal": kappa})
-    agreement_table = pd.DataFrame.from_records(rows)
-
-    # The same per condition: the inter-participant baseline beside each model.
-    by_condition = []
-    human_credits = loo_credits(humans, response="answer_value")
-    for condition, part in human_credits.groupby("condition_name", sort=False):
-        per_person = part.groupby("participant")["credit"].mean().dropna()
-        if len(per_person):
-            by_condition.append({"subject": "humans (leave-one-out)", "condition_name": condition,
-                                 "raters": len(per_person), "agreement": float(per_person.mean())})
-    for subject, part in others[others["answer_value"].notna()].groupby("subject", sort=False):
-        scored = [(c, modal_credit(v, groups[i])) for i, v, c in
-                  zip(part["item_id"], part["answer_value"], part["condition_name"], strict=True) if i in groups]
-        for condition, credits_here in pd.DataFrame(scored, columns=["condition_name", "credit"]).groupby(
-                "condition_name", sort=False)["credit"]:
-            by_condition.append({"subject": subject, "condition_name": condition,
-                                 "raters": int(part["participant"].nunique()), "agreement": float(credits_here.mean())})
-    if by_condition:
-        result.tables["agreement_by_condition"] = pd.DataFrame.from_records(by_condition)
-    result.tables["agreement"] = agreement_table
+    rows = []
+    for subject, part in units.groupby("subject", sort=False):
+        scores = part["score"].to_numpy()
+        low, high = bootstrap_ci(scores, n_boot=ctx.n_boot, level=ctx.level,
+                                 seed=int(content_id(ctx.seed, "agreement", subject, length=8), 16))
+        kind, raters, kappa = "human", len(part), np.nan
+        if subject != HUMAN_BASELINE:
+            answered = models[models["subject"] == subject]
+            kind, raters = str(answered["subject_kind"].iloc[0]), int(answered["participant"].nunique())
+            paired = [(v, unique_modal[i]) for i, v in zip(answered["item_id"], answered["answer_value"],
+                                                           strict=True) if i in unique_modal]
+            kappa = cohen_kappa([a for a, _ in paired], [b for _, b in paired]) if paired else np.nan
+        rows.append({"subject": subject, "kind": kind, "definition": "leave_one_out" if kind == "human"
+                     else definition, "raters": raters, "n_items": int(part["n"].sum()),
+                     "agreement": float(scores.mean()), "ci_low": low, "ci_high": high, "kappa_vs_modal": kappa})
+    agreement_frame = pd.DataFrame.from_records(rows)
+    by_condition = table_by(["condition_name"])
+    if len(by_condition):
+        result.tables["agreement_by_condition"] = by_condition
+    if by:
+        grouped = table_by(by)
+        result.tables["agreement_by_" + "_".join(_factor_names(c) for c in by)] = grouped
+        numbers["agreement_by"] = {
+            "by": [_factor_names(c) for c in by],
+            "rows": [{k: (v if not isinstance(v, float) or v == v else None) for k, v in r.items()}
+                     for r in grouped.to_dict("records")]}
+    result.tables["agreement"] = agreement_table_ = agreement_frame
+    numbers["agreement_settings"] = {"definition": definition, "ties": ties}
     numbers["agreement"] = {str(r["subject"]): {"agreement": r["agreement"], "ci": [r["ci_low"], r["ci_high"]],
                                                 "n_items": int(r["n_items"]), "kappa_vs_modal": r["kappa_vs_modal"]}
-                            for _, r in agreement_table.iterrows()}
+                            for _, r in agreement_frame.iterrows()}
 
     # Human accuracy per condition beside each model's.
     if not scored_rows(frame).empty:
@@ -165,13 +188,14 @@ def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
         numbers["krippendorff_alpha"] = {r["question_name"]: r["alpha"] for r in alpha_rows}
     result.numbers = numbers
     result.notes.append(
-        "Agreement: share of answers equal to the modal answer of the other participants (leave-one-out; tied "
-        "modes give partial credit 1/k). Models are compared with the modal answer of all participants. Kappa: "
-        "Cohen's kappa between a model and the unique human mode, on items that have one."
+        "Agreement: share of answers equal to the modal answer of the other participants (leave-one-out), "
+        f"averaged within participant, then over participants. Ties: {TIES[ties]}. Models: "
+        f"{MODEL_DEFINITIONS[definition]}. Kappa: Cohen's kappa between a model and the unique human mode, on "
+        "items that have one."
     )
-    if len(agreement_table):
-        plot = agreement_table.assign(subject=agreement_table["subject"].str.replace(
-            " (leave-one-out, inter-participant baseline)", " (LOO)", regex=False))
+    if len(agreement_table_):
+        plot = agreement_table_.assign(subject=agreement_table_["subject"].str.replace(
+            HUMAN_BASELINE, "humans (LOO)", regex=False))
 
         def draw_agreement():  # type: ignore[no-untyped-def]
             from proceval.report.figures import bar_ci_figure

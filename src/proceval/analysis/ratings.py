@@ -31,15 +31,20 @@ def rating_means(
 ) -> pd.DataFrame:
     """Mean of ``value`` per group of ``by`` columns with a percentile bootstrap CI.
 
-    Works on any long table (e.g. the OffTheRails human ratings). With ``cluster`` (a column present in
-    ``df``), whole clusters (participants) are resampled. Rows with a missing ``value`` are left out and
-    counted in ``n_missing``. Columns: the ``by`` columns, ``n``, ``n_missing``, ``mean``, ``sd``, ``ci_low``,
-    ``ci_high``.
+    Works on any long table (e.g. the OffTheRails human ratings). ``cluster`` names the column whose values
+    are resampled whole (participants: their ratings are not independent); a table whose participant column is
+    named otherwise must say so (``cluster="worker_id"``), and ``cluster=None`` resamples single ratings. A
+    ``cluster`` column the table lacks is an error, never a silent fall-back. Rows with a missing ``value``
+    are left out and counted in ``n_missing``. Columns: the ``by`` columns, ``n``, ``n_missing``, ``mean``,
+    ``sd``, ``ci_low``, ``ci_high``.
     """
     missing = [c for c in [*by, value] if c not in df.columns]
     if missing:
         raise KeyError(f"rating_means: no column(s) {missing} in the table (has {list(df.columns)})")
-    use_cluster = cluster if cluster and cluster in df.columns else None
+    if cluster is not None and cluster not in df.columns:
+        raise KeyError(f"rating_means: no cluster column {cluster!r} in the table (has {list(df.columns)}); "
+                       "name the participant column with cluster=..., or pass cluster=None to resample ratings")
+    use_cluster = cluster
     out = []
     groups = df.groupby(list(by), sort=True, dropna=False) if by else [((), df)]
     for group, part in groups:

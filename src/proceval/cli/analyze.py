@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from proceval.analysis import Report, analyze, available_analyses
+from proceval.analysis.agreement import MODEL_DEFINITIONS, TIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     parser.add_argument("--title", help="report title")
+    parser.add_argument("--by", metavar="F1,F2", help="also group agreement with people by these factors")
+    parser.add_argument("--agreement-model", choices=list(MODEL_DEFINITIONS), default="mode_of_all",
+                        help="what a model's answer is compared with: " + "; ".join(
+                            f"{k}: {v}" for k, v in MODEL_DEFINITIONS.items()))
+    parser.add_argument("--ties", choices=list(TIES), default="split",
+                        help="tied modal answers: " + "; ".join(f"{k}: {v}" for k, v in TIES.items()))
     parser.set_defaults(func=run)
 
 
@@ -51,6 +58,12 @@ def print_report(report: Report, console: Console | None = None) -> None:
             table.add_row(escape(subject), str(r["n"]), f"{value:.3f}", f"[{low:.3f}, {high:.3f}]",
                           f"{r['chance']:.2f}", str(r["n_invalid"]), str(r["n_failed"]))
         console.print(table)
+    humans = report.summary.get("humans") or {}
+    if humans.get("unusable"):
+        unusable = sum(humans["unusable"].values())
+        console.print(f"[yellow]human answers not used: {unusable} of {humans.get('rows')}[/]", highlight=False)
+        for reason, count in humans["unusable"].items():
+            console.print(f"  {count} × {escape(reason)}", highlight=False)
     requested = set(settings.get("requested", []))
     for name, reason in report.skipped.items():
         style = "yellow" if name in requested else "dim"
@@ -67,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[bold]{escape(name)}[/]: {escape(analysis.description)}")
         return 0
     names: list[str] | None = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"agreement_by": args.by, "agreement_definition": args.agreement_model,
+                               "agreement_ties": args.ties}
     report = analyze(args.runs, out=args.out, dataset=args.dataset, humans=args.humans, analyses=names,
                      seed=args.seed, n_boot=args.n_boot, level=args.level, title=args.title, options=options,
                      progress=True)

@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from proceval.human_data import import_humans
 
+LISTED = 20  # unmatched answers shown in the terminal; all of them are in the .unmatched.json report
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -30,9 +32,10 @@ def run(args: argparse.Namespace) -> int:
     report.write_text(json.dumps({"stats": result.stats, "unmatched": result.unmatched}, indent=2,
                                  ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(escape(result.summary()))
-    for row in result.unmatched[:10]:
-        console.print(escape(f"  line {row['line']} ({row['question']}): {row['reason']}"))
-    if len(result.unmatched) > 10:
-        console.print(f"  … {len(result.unmatched) - 10} more in {escape(str(report))}")
+    where = Path(args.data).name
+    for row in result.unmatched[:LISTED]:
+        console.print(escape(f"  {where}:{row['line']} ({row['question']}): {row['reason']}"), highlight=False)
+    if len(result.unmatched) > LISTED:
+        console.print(f"  … {len(result.unmatched) - LISTED} more in {escape(str(report))}", highlight=False)
     console.print(f"wrote {escape(str(path))} and {escape(str(report))}")
     return 0

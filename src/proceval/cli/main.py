@@ -29,6 +29,7 @@ COMMANDS = {
     "serve": "serve a dataset to human participants as a web study",
     "humans": "human study data: export answers and participants",
     "import-humans": "import human responses from a table in its own layout",
+    "import-model-answers": "import answers models gave elsewhere as a run directory",
     "analyze": "analyse runs (and human data) into report.html and summary.json",
     "study": "run every stage of a study file, resuming what is done",
     "qdc": "quality, diversity and complexity profile of generated datasets",

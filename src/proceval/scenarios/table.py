@@ -13,6 +13,7 @@ from typing import Any
 
 from proceval.dataset import Scenario, SkippedRow
 from proceval.errors import SourceError
+from proceval.scenarios.matching import assign
 from proceval.templates import Template
 
 # A sentence ends at . ! or ? (optionally followed by a closing quote) before whitespace and a capital.
@@ -243,6 +244,14 @@ def _finish(template: Template, record: _Record, source: dict[str, Any]) -> Scen
             return SkippedRow(file=str(path), line=line,
                               reason=f"{name}: expected {len(rule.into)} sentences, found {len(parts)}")
         values.update(zip(rule.into, parts, strict=True))
+    for pairing in layout.match:
+        texts = [values.pop(column, "") for column in pairing.columns]
+        order, why = assign(texts, [values.get(name, "") for name in pairing.states], pairing.poles)
+        if order is None:
+            return SkippedRow(file=str(path), line=line,
+                              reason=f"{', '.join(pairing.columns)}: cannot tell which states "
+                              f"{' or '.join(pairing.states)}: {why}")
+        values.update({name: texts[order[j]] for j, name in enumerate(pairing.into)})
     for name, extract in layout.extract.items():
         text = values.get(extract.source, meta.get(extract.source.lstrip("_"), ""))
         match = re.search(extract.pattern, text)

@@ -135,6 +135,24 @@ class SplitRule(Strict):
     by: Literal["sentences"] = "sentences"
 
 
+class MatchRule(Strict):
+    """Texts whose column order the file does not guarantee, put in order by what each one says."""
+
+    columns: list[str] = Field(min_length=2, description="the columns holding the texts, in any order")
+    into: list[Name] = Field(min_length=2, description="the variables the texts go to, one per entry of `states`")
+    states: list[Name] = Field(min_length=2, description="the variable each text of `into` restates")
+    poles: list[list[str]] = Field(
+        default_factory=list,
+        description="word stems marking opposite stances (e.g. [[safe], [danger]]) when the texts mention the "
+        "same things and differ only in which thing gets which stance")
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> MatchRule:
+        if not len(self.columns) == len(self.into) == len(self.states):
+            raise ValueError("`columns`, `into` and `states` need the same number of entries")
+        return self
+
+
 class TableFile(Strict):
     """One file of a zipped layout: which file names it matches and the columns it holds."""
 
@@ -164,6 +182,10 @@ class TableLayout(Strict):
     rename: dict[str, str] = Field(default_factory=dict, description="header name → variable name")
     split: dict[Name, SplitRule] = Field(default_factory=dict)
     extract: dict[Name, Extract] = Field(default_factory=dict)
+    match: list[MatchRule] = Field(
+        default_factory=list,
+        description="put texts in order by content: each text of `columns` goes to the `into` variable whose "
+        "`states` variable it restates; a row where two orders fit equally well is skipped and reported")
     recover: bool = Field(False, description="repair rows where a line break or separator was lost, "
                           "when the repair is unambiguous (reported in the manifest's `recovered`)")
 

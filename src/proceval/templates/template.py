@@ -574,6 +574,7 @@ class _Validator:
             return
         produced = set()
         all_columns: set[str] = set()
+        matched = {column for rule in table.match for column in rule.columns}
         column_lists: list[tuple[list[str], Path_]] = [(table.columns, ("table", "columns"))]
         column_lists += [(f.columns, ("table", "files", j, "columns")) for j, f in enumerate(table.files)]
         for columns, loc in column_lists:
@@ -582,7 +583,7 @@ class _Validator:
                 all_columns.add(name)
                 if name.startswith("_"):
                     continue
-                if name not in self.spec.variables and name not in table.split:
+                if name not in self.spec.variables and name not in table.split and name not in matched:
                     raise self.error(f"table column {column!r} is not a variable (prefix with '_' to keep it as "
                                      "row metadata)", (*loc, i))
                 produced.add(name)
@@ -604,6 +605,14 @@ class _Validator:
                 if part not in self.spec.variables:
                     raise self.error(f"split target {part!r} is not a variable", ("table", "split", name, "into", j))
                 produced.add(part)
+        for j, match in enumerate(table.match):
+            for key in ("columns", "into", "states"):
+                for k, name in enumerate(getattr(match, key)):
+                    known = all_columns if key == "columns" else self.spec.variables
+                    if name not in known:
+                        raise self.error(f"{name!r} is not a {'column' if key == 'columns' else 'variable'}",
+                                         ("table", "match", j, key, k))
+            produced |= set(match.into)
         missing = sorted(self.t.used_variables - produced)
         if missing:
             raise self.error(f"the table layout does not provide variable(s) {', '.join(missing)}",
