@@ -263,3 +263,41 @@ def test_published_answers_to_agreement_example_in_families_docs(monkeypatch: py
     assert set(table["definition"]) == {"leave_one_out", "loo_per_participant"}  # type: ignore[index]
     assert table["agreement"].between(0, 1).all()  # type: ignore[index]
     assert "2560 matched to items, 0 unmatched" in capsys.readouterr().out
+
+
+def test_property_option_text_in_any_case_and_spacing_maps_to_its_key_and_nothing_else_does() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from proceval.human_data import option_key
+
+    words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzé", min_size=2, max_size=8)
+    texts = st.lists(st.lists(words, min_size=1, max_size=4).map(" ".join), min_size=2, max_size=4, unique=True)
+
+    @settings(max_examples=60, deadline=None)
+    @given(texts, st.data())
+    def check(option_texts: list[str], data: st.DataObject) -> None:
+        item = choice_item(0, {"belief": "true"})
+        item.response = {"type": "choice", "options": [{"key": f"k{j}", "text": t}
+                                                       for j, t in enumerate(option_texts)]}
+        j = data.draw(st.integers(0, len(option_texts) - 1))
+        variant = "  ".join(w.upper() if data.draw(st.booleans()) else w for w in option_texts[j].split(" "))
+        assert option_key(item, f" {variant}. ")[0] == f"k{j}"
+        other = data.draw(st.text(alphabet="xyz0 ", min_size=3, max_size=12))
+        folded = " ".join(other.casefold().split()).rstrip(".")
+        if folded not in {t.casefold() for t in option_texts} | {f"k{i}" for i in range(len(option_texts))}:
+            key, why = option_key(item, other)
+            assert key is None and "matches no option" in why
+
+    check()
+
+
+def test_a_long_table_with_option_texts_is_read_by_analyze_too(text_dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    items = text_dataset.items
+    long = tmp_path / "long.csv"
+    long.write_text("participant,item_id,response\n"
+                    f"p1,{items[0].id},snowfall\np1,{items[1].id},Fog on the trail\np1,{items[2].id},Sleet\n",
+                    encoding="utf-8")
+    data = load_responses([], dataset=text_dataset.path, humans=long)
+    assert list(data.frame["choice"])[:2] == ["snow", "fog"] and data.frame["choice"].isna().tolist()[2]
+    assert data.human_stats["invalid"] == 1 and data.human_stats["unusable"] == {"response is not an option": 1}

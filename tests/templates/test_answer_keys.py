@@ -181,3 +181,17 @@ def test_offtherails_human_codes_match_the_paper() -> None:
     assert codes == {"structure": {"1": "means", "0": "side_effect"},
                      "evitability": {"1": "evitable", "0": "inevitable"},
                      "action": {"1": "action", "0": "omission"}}
+
+
+def test_a_match_rule_names_real_columns_and_variables() -> None:
+    from proceval.errors import TemplateError
+    from proceval.templates import BUILTIN_DIR, load_template_text
+
+    path = BUILTIN_DIR / "affect_safety_expected.yaml"
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace("states: [belief_1, belief_2]", "states: [belief_1, belief_9]")
+    with pytest.raises(TemplateError, match="belief_9"):
+        load_template_text(broken, path)
+    uneven = text.replace("into: [belief_answer_1, belief_answer_2]", "into: [belief_answer_1]")
+    with pytest.raises(TemplateError, match=r"table.match.0.into.*at least 2"):
+        load_template_text(uneven, path)

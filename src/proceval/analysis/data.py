@@ -25,6 +25,7 @@ import pandas as pd
 
 from proceval.dataset import Dataset, Item
 from proceval.errors import AnalysisError, HumansError, RunError
+from proceval.human_data import option_key
 from proceval.human_data import reason_kind as _reason_kind
 from proceval.ids import file_sha256
 from proceval.run.io import RESPONSES_FILE, RUN_FILE, read_responses
@@ -275,11 +276,10 @@ def _human_rows(
         text = text.strip()
         choice, rating, correct, status = None, None, float("nan"), "ok"
         if item.response_type == "choice":
-            keys = [o["key"] for o in item.options]
-            if text in keys:
-                choice = text
+            choice, _how = option_key(item, text)  # the key, or the option's text or letter (human_data's rule)
+            if choice is not None:
                 if item.answer is not None:
-                    correct = float(text == item.answer)
+                    correct = float(choice == item.answer)
             else:
                 status = "invalid"
         elif item.response_type == "rating":
