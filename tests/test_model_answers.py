@@ -77,6 +77,19 @@ def test_imported_answers_are_a_run_directory_with_provenance(dataset: Dataset, 
         import_model_answers([models], dataset, tmp_path / "imported")
 
 
+def test_cli_errors_are_one_line(dataset: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lonely = tmp_path / "lonely.csv"
+    lonely.write_text("model,answer\nm,a\n", encoding="utf-8")
+    assert main(["import-model-answers", str(lonely), "--dataset", str(dataset.path), "--out",
+                 str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no mapping for this model answer file" in err and "lonely.csv" in err and "Traceback" not in err
+    models = write_models(tmp_path)
+    assert main(["import-model-answers", str(models), "--model", "a", "--model", "b", "--dataset",
+                 str(dataset.path), "--out", str(tmp_path / "r")]) == 2
+    assert "1 files but 2 model names" in capsys.readouterr().err
+
+
 def test_one_file_per_model_and_answers_that_name_no_option(dataset: Dataset, tmp_path: Path) -> None:
     (tmp_path / "answers.mapping.yaml").write_text(MAPPING, encoding="utf-8")
     for name, answers in (("m1", ["Snowfall", "(b)", "Sleet"]), ("m2", ["1", "2", "b"])):

@@ -195,3 +195,32 @@ def test_a_match_rule_names_real_columns_and_variables() -> None:
     uneven = text.replace("into: [belief_answer_1, belief_answer_2]", "into: [belief_answer_1]")
     with pytest.raises(TemplateError, match=r"table.match.0.into.*at least 2"):
         load_template_text(uneven, path)
+
+
+def test_property_matching_recovers_any_order_of_restated_stances() -> None:
+    """Two events A and B: a belief "A safe, B dangerous" and its reverse, restated in other words and in either
+    order, always go back to the belief each restates; identical restatements are reported ambiguous."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from proceval.scenarios.matching import assign
+
+    noun = st.text(alphabet="bcdfghjklmnpqrstvwxz", min_size=5, max_size=9)
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.lists(noun, min_size=2, max_size=2, unique_by=lambda w: w[:5]), st.booleans())
+    def check(events: list[str], swapped: bool) -> None:
+        a, b = events
+        beliefs = [f"Kim thinks that if the {a} comes it would be safe. She thinks that if the {b} comes, it "
+                   "could be dangerous.",
+                   f"Kim thinks that if the {b} comes it would be safe. She thinks that if the {a} comes, it "
+                   "could be dangerous."]
+        answers = [f"Kim thought that it would be dangerous if the {b} came and safe if the {a} came.",
+                   f"Kim thought that it would be dangerous if the {a} came and safe if the {b} came."]
+        texts = answers[::-1] if swapped else answers
+        order, _ = assign(texts, beliefs, poles=[["safe"], ["danger"]])
+        assert order == ([1, 0] if swapped else [0, 1])
+        order, why = assign([answers[0], answers[0]], beliefs, poles=[["safe"], ["danger"]])
+        assert order is None and "ambiguous" in why
+
+    check()
