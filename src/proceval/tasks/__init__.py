@@ -16,6 +16,8 @@ from typing import Any
 
 from proceval.core.registry import Registry
 from proceval.core.task import Task, TaskError
+from proceval.dataset import MANIFEST_FILE, Dataset
+from proceval.errors import ProcevalError, RunError
 
 
 def _builtin_templates() -> Mapping[str, Any]:
@@ -49,4 +51,20 @@ def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     return made
 
 
-__all__ = ["TASKS", "make_task"]
+
+
+def dataset_task(dataset: Dataset) -> Task | None:
+    """The Python task that made ``dataset`` (its verifier scores free-text answers), or ``None`` for datasets
+    made from causal templates."""
+    source = dataset.manifest.source
+    if source.get("kind") != "task":
+        return None
+    try:
+        return make_task(str(source["task"]), source.get("config") or {})
+    except ProcevalError as exc:
+        raise RunError(f"the dataset was made by task {source['task']!r}, which cannot be made here: {exc.message}",
+                       file=dataset.path / MANIFEST_FILE,
+                       hint="install or register (proceval.tasks.TASKS.register) the task that made it") from None
+
+
+__all__ = ["TASKS", "dataset_task", "make_task"]
