@@ -1,0 +1,32 @@
+"""The arithmetic task writes byte for byte the items the former YAML template + hook wrote.
+
+The hashes were computed with the template (templates/builtin/arithmetic.yaml and the hook
+proceval.templates.arithmetic:problem, commit 0f5da1b) by ``generate("arithmetic", n=N, seed=S)``: the sha256
+of items.jsonl, and of the item ids one per line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from proceval.generate import generate
+
+OLD = {  # (n, seed) → sha256 of items.jsonl, sha256 of the ids joined by newlines
+    (20, 0): ("b0e110841090427709222377d12d36e20f866bd93c07bf2594e338e01591c50c",
+              "51d5e9d70ab7d4bf1f6c6c07534ba4ee59d9c6ad8bce9d1f6adfc829b9eb8138"),
+    (7, 3): ("bd42f7bf2670f91a492a301e395d8cc6c0f814d7af8163b92436a3c714edcef0",
+             "fc390851447eaca7bbcbf02083c6b505449c43a0ce3238b4642634ef494f73cb"),
+}
+
+
+@pytest.mark.parametrize(("n", "seed"), list(OLD))
+def test_items_and_ids_match_the_former_template(n: int, seed: int, tmp_path: Path) -> None:
+    dataset = generate("arithmetic", n=n, seed=seed, out=tmp_path / "quiz", progress=False)
+    items_hash, ids_hash = OLD[n, seed]
+    assert hashlib.sha256("\n".join(i.id for i in dataset.items).encode()).hexdigest() == ids_hash
+    assert hashlib.sha256((tmp_path / "quiz" / "items.jsonl").read_bytes()).hexdigest() == items_hash
+    assert dataset.manifest.source == {"kind": "task", "task": "arithmetic", "config": {}, "n": n}
+    assert len(dataset.manifest.conditions) == 17
