@@ -98,7 +98,7 @@ def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, sett
 
 def run_dataset(
     dataset: Dataset | str | os.PathLike[str],
-    model: str | LanguageModel,
+    model: str | LanguageModel | None,
     out: str | os.PathLike[str],
     *,
     strategy: str = "zero-shot",
@@ -149,6 +149,8 @@ def run_dataset(
     lm: LanguageModel | None = None
     answerer: Solver | None = None
     if getattr(factory, "needs_model", False):
+        if model is None:
+            raise RunError(f"the {solver!r} solver needs a model", field="model", hint="pass --model PROVIDER/MODEL")
         lm = load_model(model, **backend_options) if isinstance(model, str) else model
         # scoring after chain-of-thought needs a backend that continues the model's own partial answer
         continues = bool(getattr(lm, "can_continue_assistant", True))

@@ -7,10 +7,12 @@ schedules solvers, scores their records with a scorer (:mod:`proceval.solvers.sc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from proceval.dataset import Item
-from proceval.run.subjects import Memory, Subject
+
+if TYPE_CHECKING:  # the runner imports the solvers; they need its types only
+    from proceval.run.subjects import Memory, Subject
 
 
 def new_record(item: Item, subject: Subject, position: int, strategy: str | None, scoring: str) -> dict[str, Any]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proceval.dataset import Item
-from proceval.run.subjects import Memory, Subject
 from proceval.solvers.base import Solver, Trajectory, new_record
+
+if TYPE_CHECKING:  # the runner imports the solvers; they need its types only
+    from proceval.run.subjects import Memory, Subject
 
 
 class ProgramSolver(Solver):

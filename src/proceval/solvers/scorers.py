@@ -61,8 +61,11 @@ SCORERS: Registry[type[Scorer]] = Registry("scorers", builtins={
 })
 
 
+BUILTIN = ("answer-key", "verifier")
+
+
 def scorer_for(item: Item, task: Task | None, scorers: dict[str, Scorer]) -> Scorer | None:
-    """The first scorer (in name order, built-ins and plugins) that applies to ``item``, or ``None``."""
+    """The first scorer of ``scorers`` (see :func:`load_scorers`) that applies to ``item``, or ``None``."""
     for scorer in scorers.values():
         if scorer.applies(item, task):
             return scorer
@@ -70,7 +73,10 @@ def scorer_for(item: Item, task: Task | None, scorers: dict[str, Scorer]) -> Sco
 
 
 def load_scorers() -> dict[str, Scorer]:
-    return {name: SCORERS.create(name) for name in SCORERS.names()}
+    """Every registered scorer, made once per run: added ones first (in name order), so a scorer that claims
+    an item takes it from the built-ins, then the built-ins."""
+    names = [n for n in SCORERS.names() if n not in BUILTIN] + [n for n in BUILTIN if n in SCORERS]
+    return {name: SCORERS.create(name) for name in names}
 
 
 def score_record(item: Item, record: dict[str, Any], task: Task | None, scorers: dict[str, Scorer]) -> None:

@@ -1,0 +1,29 @@
+"""The examples in docs/extending.md run as written (no model needed: the solvers there are programs)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from proceval.solvers import SOLVERS
+from proceval.solvers.scorers import SCORERS
+from proceval.tasks import TASKS
+from tests.conftest import REPO
+
+
+def test_extending_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (REPO / "docs" / "extending.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 4
+    monkeypatch.chdir(tmp_path)
+    for registry in (TASKS, SOLVERS, SCORERS):  # the examples register names: forget them afterwards
+        monkeypatch.setattr(registry, "_entries", dict(registry._entries))
+    module = types.ModuleType("doc_example")  # dataclasses look their module up in sys.modules
+    monkeypatch.setitem(sys.modules, "doc_example", module)
+    for block in blocks:
+        exec(compile(block, "docs/extending.md", "exec"), module.__dict__)
+    assert {"count-letters"} <= set(TASKS.names())
