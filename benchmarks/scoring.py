@@ -35,8 +35,8 @@ def main() -> None:
     from proceval.models.cache import CachedModel
     from proceval.run.prompts import PromptBuilder
     from proceval.run.runner import Subject, _ordered_work
-    from proceval.solvers.model import ModelSolver, Settings
     from proceval.run.scoring import counterbalanced_orders, unique_prefix_tokens
+    from proceval.solvers.model import ModelSolver, Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         dataset = generate("tom", n=args.n, out=Path(tmp) / "tom", seed=args.seed, progress=False)

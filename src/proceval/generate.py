@@ -12,6 +12,7 @@ from proceval.core.task import Task
 from proceval.dataset import Dataset, DatasetWriter, Manifest, Scenario, SkippedRow
 from proceval.errors import SourceError, TemplateError
 from proceval.ids import content_id
+from proceval.tasks.template import TemplateTask
 from proceval.templates import Template, load_template
 from proceval.ui import progress_bar
 
@@ -49,6 +50,9 @@ def generate(
         return generate_task(task, out=out, n=n, seed=seed, force=force, progress=progress)
     if options:
         raise SourceError("--option sets a Python task's config; causal templates take none", field="option")
+    if isinstance(template, Task):  # a causal template as a task (other tasks were written above)
+        assert isinstance(template, TemplateTask)
+        template = template.template
     tpl = template if isinstance(template, Template) else load_template(template)
     files = [Path(f) for f in from_files or []]
     if files and writer:
@@ -122,7 +126,6 @@ def generate(
 def _python_task(template: str | PathLike | Template | Task, options: dict[str, Any] | None) -> Task | None:
     """The Python task ``template`` names (not a causal template, not a file), or ``None``."""
     from proceval.tasks import TASKS, make_task
-    from proceval.tasks.template import TemplateTask
 
     if isinstance(template, Task):
         return None if isinstance(template, TemplateTask) else template

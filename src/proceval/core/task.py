@@ -135,7 +135,8 @@ class Task:
     # -- describing ---------------------------------------------------------------------------------
     def options(self) -> dict[str, Any]:
         """The config as plain JSON values (written to the dataset manifest)."""
-        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+        config = self.config
+        return dataclasses.asdict(config) if dataclasses.is_dataclass(config) and not isinstance(config, type) else {}
 
     @property
     def factors(self) -> dict[str, list[str]]:

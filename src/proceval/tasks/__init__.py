@@ -21,8 +21,8 @@ from proceval.errors import ProcevalError, RunError
 
 
 def _builtin_templates() -> Mapping[str, Any]:
-    from proceval.templates import builtin_templates
     from proceval.tasks.template import TemplateTask
+    from proceval.templates import builtin_templates
 
     return {name: partial(TemplateTask.from_template, name) for name in builtin_templates()}
 
