@@ -100,3 +100,40 @@ def test_embedded_model_answers_are_verified_and_analyzed(long_dataset: Path, tm
     assert main(["analyze", str(run_dir), "--out", str(tmp_path / "report")]) == 0
     overall = _overall(tmp_path / "report")
     assert overall["local/smollm2-135m"]["accuracy"] == pytest.approx(sum(scores) / 4)
+
+
+@pytest.fixture(scope="module")
+def tiny_hf_spec(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tests.models.tinyhf import build_tiny_hf
+
+    return f"hf/{build_tiny_hf(tmp_path_factory.mktemp('tinyhf') / 'model')}"
+
+
+def test_a_real_model_solver_is_verified_and_analyzed(long_dataset: Path, tmp_path: Path, tiny_hf_spec: str) -> None:
+    """The model solver's free text goes through the verifier (a tiny random transformers model: it runs
+    everywhere; the embedded model's test above does the same where llama.cpp runs)."""
+    run = run_dataset(long_dataset, tiny_hf_spec, tmp_path / "hf", limit=3, max_tokens=8, progress=False,
+                      n_threads=1)
+    assert "solver" not in run.info  # the default solver leaves run.json (and so resume) as before solvers
+    for record in run.responses:
+        assert record["subject_kind"] == "model" and record["strategy"] == "zero-shot"
+        assert record["score"] in (0.0, 1.0) and record["correct"] == (record["score"] == 1.0) and record["reason"]
+    from proceval.analysis import analyze
+
+    report = analyze([tmp_path / "hf"], out=tmp_path / "report", analyses=["accuracy"])
+    overall = report.results["accuracy"].numbers["overall"]
+    assert list(overall.values())[0]["n"] == 3
+    assert list(overall.values())[0]["accuracy"] == pytest.approx(sum(r["score"] for r in run.responses) / 3)
+
+
+def test_guided_solver_refuses_a_backend_without_constraints(long_dataset: Path, tmp_path: Path,
+                                                              tiny_hf_spec: str) -> None:
+    from proceval.models.base import load_model
+
+    model = load_model(tiny_hf_spec, n_threads=1)
+    import inspect
+
+    if "constraint" in inspect.signature(model.generate).parameters:
+        pytest.skip("this backend takes constraints (guided generation is in)")
+    with pytest.raises(ProcevalError, match="takes no constraints"):
+        run_dataset(long_dataset, model, tmp_path / "guided", solver="guided", progress=False)
