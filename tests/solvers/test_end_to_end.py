@@ -122,8 +122,9 @@ def test_a_real_model_solver_is_verified_and_analyzed(long_dataset: Path, tmp_pa
 
     report = analyze([tmp_path / "hf"], out=tmp_path / "report", analyses=["accuracy"])
     overall = report.results["accuracy"].numbers["overall"]
-    assert list(overall.values())[0]["n"] == 3
-    assert list(overall.values())[0]["accuracy"] == pytest.approx(sum(r["score"] for r in run.responses) / 3)
+    (numbers,) = overall.values()
+    assert numbers["n"] == 3
+    assert numbers["accuracy"] == pytest.approx(sum(r["score"] for r in run.responses) / 3)
 
 
 def test_guided_solver_refuses_a_backend_without_constraints(long_dataset: Path, tmp_path: Path,
