@@ -30,3 +30,27 @@ def test_items_and_ids_match_the_former_template(n: int, seed: int, tmp_path: Pa
     assert hashlib.sha256((tmp_path / "quiz" / "items.jsonl").read_bytes()).hexdigest() == items_hash
     assert dataset.manifest.source == {"kind": "task", "task": "arithmetic", "config": {}, "n": n}
     assert len(dataset.manifest.conditions) == 17
+
+
+def test_cli_names_tasks_and_refuses_options_for_templates(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    from proceval.cli.main import main
+
+    assert main(["generate", "arithmetc", "--n", "1", "--out", str(tmp_path / "a")]) != 0
+    assert "did you mean 'arithmetic'" in capsys.readouterr().err
+    assert main(["generate", "tom", "--n", "1", "--option", "x=1", "--out", str(tmp_path / "b")]) != 0
+    assert "takes no options" in capsys.readouterr().err
+    assert main(["generate", "long-arithmetic", "--n", "1", "--option", "digits", "--out", str(tmp_path / "c")]) != 0
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_a_study_file_names_a_python_task(tmp_path: Path) -> None:
+    from proceval.study import load_study, stage_hashes
+
+    study = tmp_path / "study.yaml"
+    study.write_text("name: quiz\nseed: 0\ndataset:\n  template: arithmetic\n  n: 2\nsubjects:\n"
+                     "  - model: local/smollm2-135m\n    strategy: zero-shot\n", encoding="utf-8")
+    hashes = stage_hashes(load_study(study), tmp_path)
+    other = study.read_text(encoding="utf-8").replace("template: arithmetic", "template: long-arithmetic")
+    study.write_text(other, encoding="utf-8")
+    assert stage_hashes(load_study(study), tmp_path)["generate"] != hashes["generate"]
