@@ -57,6 +57,8 @@ def test_program_solver_is_verified_and_analyzed(long_dataset: Path, tmp_path: P
         assert record["score"] == 1.0 and record["correct"] is True and "result" in record["reason"]
         steps = record["trajectory"]
         assert [s["kind"] for s in steps] == ["state", "action"] and steps[1]["computed"] == int(record["raw"])
+    assert main(["run", str(long_dataset), "--solver", "calculator", "--out", str(run_dir), "--no-progress"]) == 0
+    assert load_run(run_dir).info["sessions"][-1]["pending"] == 0  # resumed: nothing left to answer
     assert main(["analyze", str(run_dir), "--out", str(tmp_path / "report")]) == 0
     overall = _overall(tmp_path / "report")
     assert overall["program/calculator"]["accuracy"] == 1.0 and overall["program/calculator"]["n"] == 8

@@ -54,3 +54,17 @@ def test_a_study_file_names_a_python_task(tmp_path: Path) -> None:
     other = study.read_text(encoding="utf-8").replace("template: arithmetic", "template: long-arithmetic")
     study.write_text(other, encoding="utf-8")
     assert stage_hashes(load_study(study), tmp_path)["generate"] != hashes["generate"]
+
+
+def test_a_causal_template_is_a_task_with_the_same_items(tmp_path: Path) -> None:
+    from proceval.tasks import make_task
+    from proceval.tasks.template import TemplateTask
+
+    tom = make_task("tom")
+    assert isinstance(tom, TemplateTask) and tom.factors == tom.template.factors
+    dataset = generate("tom", n=3, seed=5, out=tmp_path / "tom", progress=False)
+    items = tom.items(3, seed=5)
+    assert [i.to_dict() for i in items] == [i.to_dict() for i in dataset.items]
+    item = next(i for i in items if i.answer is not None)
+    wrong = next(o["key"] for o in item.options if o["key"] != item.answer)
+    assert tom.verify(item, item.answer).correct and not tom.verify(item, wrong).correct  # type: ignore[union-attr]
