@@ -140,3 +140,4 @@ def test_guided_solver_refuses_a_backend_without_constraints(long_dataset: Path,
         pytest.skip("this backend takes constraints (guided generation is in)")
     with pytest.raises(ProcevalError, match="takes no constraints"):
         run_dataset(long_dataset, model, tmp_path / "guided", solver="guided", progress=False)
+    assert not (tmp_path / "guided").exists()  # refused before the run directory was made

@@ -152,6 +152,7 @@ def run_dataset(
         if model is None:
             raise RunError(f"the {solver!r} solver needs a model", field="model", hint="pass --model PROVIDER/MODEL")
         lm = load_model(model, **backend_options) if isinstance(model, str) else model
+        factory.check_model(lm)
         # scoring after chain-of-thought needs a backend that continues the model's own partial answer
         continues = bool(getattr(lm, "can_continue_assistant", True))
         logprob_ok = lm.supports_logprobs and (strategy != "cot" or continues)

@@ -13,16 +13,17 @@ from typing import Any
 
 from proceval.dataset import Item
 from proceval.errors import RunError
+from proceval.models.base import LanguageModel
 from proceval.solvers.model import ModelSolver
 
 
 class GuidedSolver(ModelSolver):
     name = "guided"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if "constraint" not in inspect.signature(self.model.model.generate).parameters:
-            raise RunError(f"{self.model.spec} takes no constraints, so the guided solver cannot guide it",
+    @classmethod
+    def check_model(cls, model: LanguageModel) -> None:
+        if "constraint" not in inspect.signature(model.generate).parameters:
+            raise RunError(f"{model.spec} takes no constraints, so the guided solver cannot guide it",
                            field="solver", hint="use a backend with guided generation, or --solver model")
 
     def guide(self, item: Item) -> dict[str, Any] | None:

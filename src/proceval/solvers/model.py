@@ -9,7 +9,7 @@ from typing import Any
 
 from proceval.dataset import Item
 from proceval.errors import ModelError
-from proceval.models.base import Message, ModelUnavailable, PromptTooLong
+from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong
 from proceval.models.cache import CachedModel
 from proceval.run.parse import parse_choice, parse_rating
 from proceval.run.prompts import PromptBuilder
@@ -37,6 +37,10 @@ class ModelSolver(Solver):
     name = "model"
     kind = "model"
     needs_model = True
+
+    @classmethod
+    def check_model(cls, model: LanguageModel) -> None:
+        """Refuse, before a run directory is touched, a model this solver cannot use."""
 
     def __init__(self, model: CachedModel, builder: PromptBuilder, settings: Settings) -> None:
         self.model = model
