@@ -34,8 +34,9 @@ def main() -> None:
     from proceval.models import load_model
     from proceval.models.cache import CachedModel
     from proceval.run.prompts import PromptBuilder
-    from proceval.run.runner import ItemAnswerer, Settings, Subject, _ordered_work
+    from proceval.run.runner import Subject, _ordered_work
     from proceval.run.scoring import counterbalanced_orders, unique_prefix_tokens
+    from proceval.solvers.model import ModelSolver, Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         dataset = generate("tom", n=args.n, out=Path(tmp) / "tom", seed=args.seed, progress=False)
@@ -57,7 +58,7 @@ def main() -> None:
         lower_bound = unique_prefix_tokens(sequences)
 
         # shared: the runner's order, one evaluation of each prompt for all its options
-        answerer = ItemAnswerer(CachedModel(model, None), builder,
+        answerer = ModelSolver(CachedModel(model, None), builder,
                                 Settings("zero-shot", "logprob", 0.0, 16, args.seed, "letters"))
         model.llm.reset()
         model._logits = None

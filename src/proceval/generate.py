@@ -1,4 +1,4 @@
-"""template → scenarios → items: one function that writes a dataset directory."""
+"""template or task → scenarios → items: one function that writes a dataset directory."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from proceval import __version__
+from proceval.core.task import Task
 from proceval.dataset import Dataset, DatasetWriter, Manifest, Scenario, SkippedRow
-from proceval.errors import SourceError
+from proceval.errors import SourceError, TemplateError
+from proceval.ids import content_id
+from proceval.tasks.template import TemplateTask
 from proceval.templates import Template, load_template
 from proceval.ui import progress_bar
 
@@ -17,7 +20,7 @@ PathLike = str | os.PathLike[str]
 
 
 def generate(
-    template: str | PathLike | Template,
+    template: str | PathLike | Template | Task,
     *,
     out: PathLike,
     n: int | None = None,
@@ -28,14 +31,28 @@ def generate(
     writer: str | None = None,
     writer_options: dict[str, Any] | None = None,
     progress: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> Dataset:
-    """Fill ``template`` and write its items to the dataset directory ``out``.
+    """Fill ``template`` (or draw from a task) and write its items to the dataset directory ``out``.
+
+    ``template`` may name a Python task (``proceval tasks``; ``options`` set its config) or be a
+    :class:`~proceval.core.Task`: its ``n`` draws for ``seed`` are written.
 
     The scenarios come from ``from_files`` (rows in the template's table layout), from an LLM ``writer``
     (a model spec), or else from the template's lexicon (``n`` scenarios, deterministic in ``seed``).
     Rows that cannot be used are skipped and listed in the manifest; ``strict`` makes the first one an error.
     The directory appears only when complete.
     """
+    task = _python_task(template, options)
+    if task is not None:
+        if from_files or writer:
+            raise SourceError(f"task {task.name!r} draws its own items; --from and --writer fill causal templates")
+        return generate_task(task, out=out, n=n, seed=seed, force=force, progress=progress)
+    if options:
+        raise SourceError("--option sets a Python task's config; causal templates take none", field="option")
+    if isinstance(template, Task):  # a causal template as a task (other tasks were written above)
+        assert isinstance(template, TemplateTask)
+        template = template.template
     tpl = template if isinstance(template, Template) else load_template(template)
     files = [Path(f) for f in from_files or []]
     if files and writer:
@@ -104,6 +121,59 @@ def generate(
         )
         dataset_writer.finish(manifest)
     return Dataset.load(out)
+
+
+def _python_task(template: str | PathLike | Template | Task, options: dict[str, Any] | None) -> Task | None:
+    """The Python task ``template`` names (not a causal template, not a file), or ``None``."""
+    from proceval.tasks import TASKS, make_task
+
+    if isinstance(template, Task):
+        return None if isinstance(template, TemplateTask) else template
+    if isinstance(template, Template) or Path(template).is_file():
+        return None
+    name = str(template)
+    if name not in TASKS:
+        raise TemplateError(TASKS.unknown_message(name), hint="built-in tasks and templates: "
+                            f"{', '.join(TASKS.names())} (`proceval templates`); or give the path of a YAML file")
+    task = make_task(name, options)
+    return None if isinstance(task, TemplateTask) else task
+
+
+def generate_task(task: Task, *, out: PathLike, n: int | None, seed: int = 0, force: bool = False,
+                  progress: bool = True) -> Dataset:
+    """Write ``n`` draws of ``task`` (each a scenario and its items) to the dataset directory ``out``."""
+    if n is None or n < 1:
+        raise SourceError(f"say how many draws of task {task.name!r} to make with --n N (N ≥ 1)")
+    conditions: dict[str, dict[str, str | None]] = {}
+    with DatasetWriter(out, overwrite=force) as dataset_writer:
+        with progress_bar(f"generating {task.name}", total=n, unit="draws", enabled=progress) as bar:
+            for scenario, items in task.draws(n, seed):
+                dataset_writer.add_scenario(scenario)
+                for item in items:
+                    conditions.setdefault(item.condition_name, item.condition)
+                    dataset_writer.add_item(item)
+                bar.advance()
+        config = task.options()
+        manifest = Manifest(
+            proceval_version=__version__,
+            template={"name": task.name, "hash": content_id("task", task.name, config, length=64), "path": None},
+            source={"kind": "task", "task": task.name, "config": config, "n": n},
+            seed=seed,
+            factors=task.factors or _factors(conditions),
+            conditions=conditions,
+        )
+        dataset_writer.finish(manifest)
+    return Dataset.load(out)
+
+
+def _factors(conditions: dict[str, dict[str, str | None]]) -> dict[str, list[str]]:
+    """Factor → levels in the order the conditions first show them."""
+    factors: dict[str, list[str]] = {}
+    for levels in conditions.values():
+        for factor, level in levels.items():
+            if level is not None and level not in factors.setdefault(factor, []):
+                factors[factor].append(level)
+    return factors
 
 
 def _writer_outcomes(tpl: Template, model: str, n: int | None, seed: int, options: dict[str, Any],

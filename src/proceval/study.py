@@ -241,10 +241,13 @@ class _State:
 
 
 def _template_identity(loaded: LoadedStudy) -> dict[str, Any]:
+    from proceval.tasks import TASKS
     from proceval.templates import builtin_templates
 
     spec = loaded.study.dataset.template
     builtins = builtin_templates()
+    if spec in TASKS and spec not in builtins:  # a Python task: its code is the installed proceval's
+        return {"task": spec, "proceval": __version__}
     if spec in builtins:
         lexicon = builtins[spec].with_name(f"{spec}_lexicon.yaml")
         return {"builtin": spec, "sha256": file_sha256(str(builtins[spec])), "proceval": __version__,
@@ -402,10 +405,10 @@ def run_study(
 
 
 def _template_arg(loaded: LoadedStudy) -> str | Path:
-    from proceval.templates import builtin_templates
+    from proceval.tasks import TASKS
 
     name = loaded.study.dataset.template
-    return name if name in builtin_templates() else loaded.resolve(name)
+    return name if name in TASKS else loaded.resolve(name)
 
 
 def study_schema() -> str:

@@ -22,13 +22,16 @@ FAILED = ("error", "too_long")
 
 
 def scored_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Choice answers to items with a correct option, with ``score`` = 1/0 (invalid answers score 0).
+    """Choice answers to items with a correct option, with ``score`` = 1/0 (invalid answers score 0), and
+    answers a task's verifier scored, with its score (1/0 or graded).
 
     Rows that failed (``error``/``too_long``) are kept with ``score`` NaN so they can be counted.
     """
-    rows = frame[(frame["response_type"] == "choice") & frame["answer"].notna()].copy()
+    verified = frame["verifier_score"].notna() if "verifier_score" in frame else False
+    rows = frame[((frame["response_type"] == "choice") & frame["answer"].notna()) | verified].copy()
     failed = rows["status"].isin(FAILED)
-    rows["score"] = rows["correct"].fillna(0.0)
+    score = rows["verifier_score"].astype(float) if "verifier_score" in rows else rows["correct"]
+    rows["score"] = score.where(score.notna(), rows["correct"]).fillna(0.0)
     rows.loc[failed, "score"] = np.nan
     return rows
 
@@ -82,7 +85,7 @@ def accuracy_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResul
     """Accuracy per subject × condition and per factor level, with bootstrap CIs and chance."""
     rows = scored_rows(data.frame)
     if rows.empty:
-        raise NotApplicable("no choice items with a correct answer: accuracy does not apply")
+        raise NotApplicable("no choice items with a correct answer and no verified answers: accuracy does not apply")
     result = AnalysisResult("accuracy", "Accuracy by condition")
     by_condition = accuracy_table(data.frame, ["question_name", "condition_name"], seed=ctx.seed,
                                   n_boot=ctx.n_boot, level=ctx.level)

@@ -7,6 +7,7 @@ from the long human table. Columns:
 ``subject``, ``subject_kind`` (model | persona | human), ``participant`` (the persona or human id; the subject
 for models), ``run`` (run directory name, or ``humans``), ``item_id``, ``scenario_id``, ``condition_name``,
 ``question_name``, ``response_type``, ``n_options``, ``answer``, ``choice``, ``correct`` (float 1/0 or NaN),
+``verifier_score`` (a task verifier's score in [0, 1] of a free-text answer, else None),
 ``status``, ``first_shown``, ``probs`` (dict or None), ``rating``, ``expected_rating``, ``rt_ms`` and one column
 ``factor:<name>`` per condition factor.
 """
@@ -216,6 +217,7 @@ def _run_rows(run: RunInfo, items: dict[str, Item], factors: list[str]) -> list[
             "scoring": r.get("scoring"),
             "choice": r.get("choice"),
             "correct": float(correct) if correct is not None else float("nan"),
+            "verifier_score": r.get("score"),  # a task verifier's score of a free-text answer
             "status": r.get("status", "ok"),
             "first_shown": r.get("first_shown"),
             "probs": r.get("probs"),

@@ -56,7 +56,8 @@ def print_report(report: Report, console: Console | None = None) -> None:
             low, high = (v if v is not None else float("nan") for v in r["ci"])
             value = r["accuracy"] if r["accuracy"] is not None else float("nan")
             table.add_row(escape(subject), str(r["n"]), f"{value:.3f}", f"[{low:.3f}, {high:.3f}]",
-                          f"{r['chance']:.2f}", str(r["n_invalid"]), str(r["n_failed"]))
+                          f"{r['chance']:.2f}" if r["chance"] is not None else "—",  # none for free text
+                          str(r["n_invalid"]), str(r["n_failed"]))
         console.print(table)
     humans = report.summary.get("humans") or {}
     if humans.get("unusable"):

@@ -27,6 +27,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", "-m", default="local/smollm2-135m",
                    help="provider/model: local/smollm2-135m (default), llama-cpp/PATH.gguf, openai/MODEL, hf/NAME")
     p.add_argument("--out", "-o", required=True, help="run directory to write (or resume)")
+    p.add_argument("--solver", default="model", help="who answers: model (default: --model under --prompt), "
+                   "guided, calculator (a program), or a plugin's solver")
     p.add_argument("--prompt", dest="strategy", choices=STRATEGIES, default="zero-shot", help="prompt strategy")
     p.add_argument("--scoring", choices=SCORINGS, default="auto",
                    help="logprob (option probabilities), generate (parse a sampled answer), auto")
@@ -113,6 +115,7 @@ def run_command(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         prompt_dir=args.prompt_dir,
         force=args.force,
+        solver=args.solver,
         **backend_options(provider, args),
     )
     console = Console()

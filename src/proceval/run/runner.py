@@ -17,17 +17,18 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from proceval import __version__
+from proceval.core.task import Task
 from proceval.dataset import Dataset, Item
-from proceval.errors import ModelError, RunError
+from proceval.errors import RunError
 from proceval.ids import content_id
-from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong, load_model
+from proceval.models.base import LanguageModel, ModelUnavailable, load_model
 from proceval.models.cache import CachedModel, CallCache
 from proceval.run.io import (
     CACHE_FILE,
@@ -42,16 +43,8 @@ from proceval.run.io import (
     write_json_atomic,
     write_responses_atomic,
 )
-from proceval.run.parse import parse_choice, parse_rating
 from proceval.run.prompts import PromptBuilder
-from proceval.run.scoring import (
-    SCORINGS,
-    argmax_key,
-    call_seed,
-    counterbalanced_orders,
-    normalise,
-    seeded_order,
-)
+from proceval.run.scoring import SCORINGS
 from proceval.run.subjects import (
     Memory,
     Subject,
@@ -61,183 +54,15 @@ from proceval.run.subjects import (
     recall,
     unknown_items,
 )
+from proceval.solvers import SOLVERS, Solver
+from proceval.solvers.model import DEFAULT_MAX_TOKENS, ModelSolver, Settings
+from proceval.solvers.scorers import Scorer, load_scorers, score_record
+from proceval.tasks import dataset_task
 from proceval.ui import progress_bar
-
-DEFAULT_MAX_TOKENS = {"zero-shot": 16, "few-shot": 16, "cot": 256}
-
-
-@dataclass
-class Settings:
-    strategy: str
-    scoring: str
-    temperature: float
-    max_tokens: int
-    seed: int
-    option_format: str
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class ItemAnswerer:
-    """Answers one item for one subject: builds prompts per order, calls the model, parses, aggregates."""
-
-    def __init__(self, model: CachedModel, builder: PromptBuilder, settings: Settings) -> None:
-        self.model = model
-        self.builder = builder
-        self.s = settings
-
-    def answer(self, item: Item, subject: Subject, position: int = 0, memory: Memory | None = None
-               ) -> dict[str, Any]:
-        """The record of ``subject``'s answer to ``item``, the ``position``-th item it answers; ``memory`` (a
-        persona's earlier answers) goes into the prompt before the item."""
-        record: dict[str, Any] = {
-            "item_id": item.id,
-            "scenario_id": item.scenario_id,
-            "condition_name": item.condition_name,
-            "question_name": item.question_name,
-            "subject": subject.id,
-            "subject_kind": subject.kind,
-            "position": position,
-            "strategy": self.s.strategy,
-            "scoring": self.s.scoring if item.response_type != "free_text" else "generate",
-            "orders": [],
-            "per_order": [],
-            "probs": None,
-            "choice": None,
-            "rating": None,
-            "rating_probs": None,
-            "expected_rating": None,
-            "correct": None,
-            "first_shown": None,
-            "raw": None,
-            "n_shots": 0,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "latency_s": 0.0,
-            "status": "ok",
-            "error": None,
-        }
-        if subject.persona is not None:
-            record["persona"] = subject.persona
-        if memory is not None:
-            record.update(memory=memory.items, memory_left_out=memory.left_out)
-        history = memory.turns if memory else None
-        start = time.perf_counter()
-        try:
-            if item.response_type == "choice":
-                self._choice(item, subject, record, history)
-            elif item.response_type == "rating":
-                self._rating(item, subject, record, history)
-            else:
-                self._free_text(item, subject, record, history)
-        except PromptTooLong as exc:
-            record.update(status="too_long", error=exc.message, choice=None, correct=None)
-        except ModelUnavailable:
-            raise
-        except ModelError as exc:
-            record.update(status="error", error=str(exc), choice=None, correct=None)
-        record["latency_s"] = round(time.perf_counter() - start, 4)
-        return record
-
-    # -- helpers ----------------------------------------------------------------------------------
-    def _generate(self, messages: list[Any], record: dict[str, Any], *parts: object) -> str:
-        gen = self.model.generate(
-            messages,
-            max_tokens=self.s.max_tokens,
-            temperature=self.s.temperature,
-            seed=call_seed(self.s.seed, *parts),
-        )
-        record["prompt_tokens"] += gen.prompt_tokens
-        record["completion_tokens"] += gen.completion_tokens
-        return gen.text
-
-    def _cot_prefix(self, reasoning: str) -> str:
-        """The reasoning, cut before any answer it already gave, followed by the answer prefix."""
-        prefix = self.builder.answer_prefix
-        cut = reasoning.rfind(prefix) if prefix else -1
-        body = reasoning[:cut] if cut >= 0 else reasoning
-        return body.rstrip() + "\n" + prefix
-
-    def _score(self, prompt: Any, record: dict[str, Any], parts: tuple[object, ...]) -> list[float]:
-        prefix = prompt.assistant_prefix
-        if self.s.strategy == "cot":
-            reasoning = self._generate(prompt.messages, record, *parts)
-            prefix = self._cot_prefix(reasoning)
-            record["raw"] = reasoning if record["raw"] is None else record["raw"]
-        scores = self.model.score(prompt.messages, prompt.continuations, assistant_prefix=prefix)
-        record["prompt_tokens"] += scores.prompt_length
-        return normalise(scores.logprobs)
-
-    # -- response types -------------------------------------------------------------------------
-    def _choice(self, item: Item, subject: Subject, record: dict[str, Any], history: list[Message] | None
-                ) -> None:
-        keys = [o["key"] for o in item.options]
-        if self.s.scoring == "logprob":
-            orders = counterbalanced_orders(keys)
-            totals = dict.fromkeys(keys, 0.0)
-            for order in orders:
-                prompt = self.builder.build(item, order, system=subject.system, history=history)
-                record["n_shots"] = prompt.n_shots
-                probs = self._score(prompt, record, (subject.id, item.id, *order))
-                by_key = {key: round(p, 6) for key, p in zip(order, probs, strict=True)}
-                record["per_order"].append({"order": order, "probs": by_key})
-                for key, p in zip(order, probs, strict=True):
-                    totals[key] += p / len(orders)
-            record["orders"] = orders
-            record["probs"] = {key: round(totals[key], 6) for key in keys}
-            record["choice"] = argmax_key(totals, keys)
-        else:
-            order = seeded_order(keys, self.s.seed, subject.id, item.id)
-            prompt = self.builder.build(item, order, system=subject.system, history=history)
-            record["n_shots"] = prompt.n_shots
-            raw = self._generate(prompt.messages, record, subject.id, item.id, *order)
-            texts = [item.option_text(k) for k in order]
-            index = parse_choice(raw, prompt.labels, texts)
-            choice = order[index] if index is not None else None
-            record["orders"] = [order]
-            record["per_order"].append({"order": order, "choice": choice, "raw": raw})
-            record["raw"] = raw
-            record["choice"] = choice
-            if choice is None:
-                record["status"] = "invalid"
-        record["first_shown"] = record["orders"][0][0]
-        if record["choice"] is not None and item.answer is not None:
-            record["correct"] = record["choice"] == item.answer
-
-    def _rating(self, item: Item, subject: Subject, record: dict[str, Any], history: list[Message] | None
-                ) -> None:
-        low, high = item.scale
-        points = list(range(low, high + 1))
-        shown = [str(p) for p in points]  # a scale is shown in one order, low to high
-        record["orders"] = [shown]
-        prompt = self.builder.build(item, None, system=subject.system, history=history)
-        if self.s.scoring == "logprob":
-            probs = self._score(prompt, record, (subject.id, item.id))
-            dist = {str(p): round(q, 6) for p, q in zip(points, probs, strict=True)}
-            record["per_order"].append({"order": shown, "probs": dist})
-            record["rating_probs"] = dist
-            record["rating"] = points[max(range(len(points)), key=lambda i: (probs[i], -i))]
-            record["expected_rating"] = round(sum(p * q for p, q in zip(points, probs, strict=True)), 6)
-        else:
-            raw = self._generate(prompt.messages, record, subject.id, item.id)
-            labels = {str(k): str(v) for k, v in (item.response["scale"].get("labels") or {}).items()}
-            rating = parse_rating(raw, low, high, labels)
-            record["raw"] = raw
-            record["per_order"].append({"order": shown, "choice": rating, "raw": raw})
-            record["rating"] = rating
-            record["expected_rating"] = rating
-            if rating is None:
-                record["status"] = "invalid"
-
-    def _free_text(self, item: Item, subject: Subject, record: dict[str, Any], history: list[Message] | None
-                   ) -> None:
-        prompt = self.builder.build(item, None, system=subject.system, history=history)
-        raw = self._generate(prompt.messages, record, subject.id, item.id)
-        record["raw"] = raw
-        if not raw.strip():
-            record["status"] = "invalid"
 
 
 def _ordered_work(items: list[Item], subjects: list[Subject]) -> list[tuple[Subject, Item]]:
@@ -273,7 +98,7 @@ def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, sett
 
 def run_dataset(
     dataset: Dataset | str | os.PathLike[str],
-    model: str | LanguageModel,
+    model: str | LanguageModel | None,
     out: str | os.PathLike[str],
     *,
     strategy: str = "zero-shot",
@@ -292,9 +117,14 @@ def run_dataset(
     progress: bool = True,
     prompt_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
+    solver: str = "model",
     **backend_options: Any,
 ) -> LoadedRun:
     """Give the items of ``dataset`` to ``model`` (and to each persona) and write the run directory ``out``.
+
+    ``solver`` names who answers (``proceval.solvers.SOLVERS``): ``model`` (default) is ``model`` under the
+    prompt ``strategy``; a program solver (``calculator``) answers without a model. Answers are scored by
+    the item's scorer: a choice by its answer key, free text by the verifier of the task that made the dataset.
 
     Re-running with the same ``out`` and settings completes what is missing; different settings on an
     existing run raise :class:`RunError` unless ``force`` (which starts the run over). ``limit`` takes the
@@ -312,26 +142,45 @@ def run_dataset(
     if k_shots < 0:
         raise RunError("k_shots must be zero or more", field="k_shots")
     check_persona_options(persona_order, persona_memory, personas)
-    lm = load_model(model, **backend_options) if isinstance(model, str) else model
-    # scoring after chain-of-thought needs a backend that continues the model's own partial answer
-    continues = bool(getattr(lm, "can_continue_assistant", True))
-    logprob_ok = lm.supports_logprobs and (strategy != "cot" or continues)
-    if scoring == "auto":
-        scoring = "logprob" if logprob_ok else "generate"
-    elif scoring == "logprob" and not logprob_ok:
-        why = "gives no log-probabilities" if not lm.supports_logprobs else (
-            "cannot continue a partial answer after its reasoning (chat endpoint)")
-        raise RunError(f"{lm.spec} {why}", field="scoring", hint="use --scoring generate")
-    settings = Settings(strategy, scoring, float(temperature),
-                        int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS.get(strategy, 16)),
-                        int(seed), option_format)
+    factory = SOLVERS.get(solver)
+    task = dataset_task(ds)
     items = ds.items
-    builder = PromptBuilder(strategy, option_format=option_format, prompt_dir=prompt_dir, k_shots=k_shots,
-                            seed=seed, examples=items)
     selected = items[:limit] if limit is not None else items
-    subjects = make_subjects(lm.spec, system, personas)
-    config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir, persona_order,
-                     persona_memory)
+    lm: LanguageModel | None = None
+    answerer: Solver | None = None
+    if getattr(factory, "needs_model", False):
+        if model is None:
+            raise RunError(f"the {solver!r} solver needs a model", field="model", hint="pass --model PROVIDER/MODEL")
+        lm = load_model(model, **backend_options) if isinstance(model, str) else model
+        factory.check_model(lm)
+        # scoring after chain-of-thought needs a backend that continues the model's own partial answer
+        continues = bool(getattr(lm, "can_continue_assistant", True))
+        logprob_ok = lm.supports_logprobs and (strategy != "cot" or continues)
+        if scoring == "auto":
+            scoring = "logprob" if logprob_ok else "generate"
+        elif scoring == "logprob" and not logprob_ok:
+            why = "gives no log-probabilities" if not lm.supports_logprobs else (
+                "cannot continue a partial answer after its reasoning (chat endpoint)")
+            raise RunError(f"{lm.spec} {why}", field="scoring", hint="use --scoring generate")
+        settings = Settings(strategy, scoring, float(temperature),
+                            int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS.get(strategy, 16)),
+                            int(seed), option_format)
+        builder = PromptBuilder(strategy, option_format=option_format, prompt_dir=prompt_dir, k_shots=k_shots,
+                                seed=seed, examples=items)
+        subjects = make_subjects(lm.spec, system, personas)
+        config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir, persona_order,
+                         persona_memory)
+        if solver != "model":  # the default solver adds nothing, so runs made before solvers existed resume
+            config["solver"] = solver
+    else:
+        if personas:
+            raise RunError(f"personas are model subjects; the {solver!r} solver has none", field="personas")
+        answerer = factory()
+        subjects = [Subject(f"{answerer.kind}/{solver}", answerer.kind, None)]
+        config = {"dataset": {"path": str(ds.path), "manifest_hash": ds.manifest_hash, "template": ds.template_name},
+                  "solver": answerer.identity(), "seed": int(seed), "persona_order": persona_order,
+                  "subjects": [{"id": s.id, "kind": s.kind} for s in subjects]}
+    scorers = load_scorers()
     # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
     config_hash = content_id({**config, "dataset": {**config["dataset"], "path": None}})
 
@@ -356,19 +205,26 @@ def run_dataset(
 
     existing, torn = read_responses(root / RESPONSES_FILE)
     done = {response_key(r) for r in existing if r["status"] in DONE_STATUSES}
-    orders = {s.id: answer_order(selected, persona_order, s, settings.seed) for s in subjects}
+    orders = {s.id: answer_order(selected, persona_order, s, int(seed)) for s in subjects}
     positions = {(sid, item.id): i for sid, order in orders.items() for i, item in enumerate(order)}
     _check_positions(existing, done, positions, root / RESPONSES_FILE)
 
-    cache = CallCache(cache_path if cache_path is not None else root / CACHE_FILE)
-    cached = CachedModel(lm, cache)
-    answerer = ItemAnswerer(cached, builder, settings)
+    cache: CallCache | None = None
+    cached: CachedModel | None = None
+    if lm is not None:
+        cache = CallCache(cache_path if cache_path is not None else root / CACHE_FILE)
+        cached = CachedModel(lm, cache)
+        answerer = factory(cached, builder, settings)
+    assert answerer is not None
+    answer = partial(_answer, answerer, task, scorers)
     lanes: list[Iterator[Step]]
     if persona_memory:
+        assert isinstance(answerer, ModelSolver)  # personas are model subjects
         answered = {s.id: {r["item_id"]: r for r in existing if r["subject"] == s.id} for s in subjects}
-        lanes = [_chain(answerer, s, orders[s.id], answered[s.id], done, persona_memory) for s in subjects]
+        lanes = [_chain(answer, answerer.builder, s, orders[s.id], answered[s.id], done, persona_memory)
+                 for s in subjects]
     else:  # answers are independent: keep the prefix-sharing order, one lane per answer
-        lanes = [iter([partial(answerer.answer, it, s, positions[s.id, it.id])])
+        lanes = [iter([partial(answer, it, s, positions[s.id, it.id])])
                  for s, it in _ordered_work(selected, subjects) if (s.id, it.id) not in done]
     pending = len(positions.keys() - done)
     counts_before = previous.get("counts", {})
@@ -384,7 +240,7 @@ def run_dataset(
         "config_hash": config_hash,
         **config,
         "limit": limit,
-        "cache_path": str(cache.path),
+        "cache_path": str(cache.path) if cache else None,
         "backend_options": {k: v for k, v in backend_options.items() if "key" not in k.lower()},
         "platform": {"python": platform.python_version(), "machine": platform.machine()},
         "sessions": sessions,
@@ -394,8 +250,8 @@ def run_dataset(
         info["human_order"] = unknown_items(subjects, {item.id for item in items})
 
     def update_info(status: str, error: str | None = None) -> None:
-        session.update(status=status, calls=cached.calls, cache_hits=cached.hits,
-                       prompt_tokens_evaluated=cached.prompt_tokens_evaluated,
+        session.update(status=status, calls=cached.calls if cached else 0, cache_hits=cached.hits if cached else 0,
+                       prompt_tokens_evaluated=cached.prompt_tokens_evaluated if cached else 0,
                        wall_s=round(time.perf_counter() - started, 3))
         if error:
             session["error"] = error
@@ -422,12 +278,13 @@ def run_dataset(
     last_save = time.monotonic()
     try:
         with progress_bar("run", total=pending, enabled=progress) as bar:
-            for done_now, record in enumerate(_answers(lanes, cached.max_concurrency), start=1):
+            for done_now, record in enumerate(_answers(lanes, cached.max_concurrency if cached else 1), start=1):
                 log.append(record)
                 invalid += record["status"] == "invalid"
                 rate = done_now / max(time.perf_counter() - started, 1e-9)
                 bar.advance()
-                bar.status(f"{rate:.2f} items/s  cache hits {cached.hits}  calls {cached.calls}  invalid {invalid}")
+                calls = f"cache hits {cached.hits}  calls {cached.calls}  " if cached else ""
+                bar.status(f"{rate:.2f} items/s  {calls}invalid {invalid}")
                 if time.monotonic() - last_save > 10:
                     update_info("running")
                     last_save = time.monotonic()
@@ -442,15 +299,24 @@ def run_dataset(
     log.close()
     _compact(root, selected, subjects)
     update_info("complete")
-    cache.close()
+    if cache is not None:
+        cache.close()
     return load_run(root)
 
 
 Step = Callable[[], dict[str, Any]]
 
 
-def _chain(answerer: ItemAnswerer, subject: Subject, order: list[Item], answered: dict[str, dict[str, Any]],
-           done: set[tuple[str, str]], memory: int) -> Iterator[Step]:
+def _answer(solver: Solver, task: Task | None, scorers: dict[str, Scorer], item: Item, subject: Subject,
+            position: int = 0, memory: Memory | None = None) -> dict[str, Any]:
+    """``solver``'s record of ``subject``'s answer to ``item``, scored by the scorer of the item's kind."""
+    record = solver.answer(item, subject, position, memory)
+    score_record(item, record, task, scorers)
+    return record
+
+
+def _chain(answer: Callable[..., dict[str, Any]], builder: PromptBuilder, subject: Subject, order: list[Item],
+           answered: dict[str, dict[str, Any]], done: set[tuple[str, str]], memory: int) -> Iterator[Step]:
     """The steps answering ``subject``'s pending items in its order, each recalling the ``memory`` items before
     it from ``answered`` (item id → record: the run directory's records, then this session's)."""
     for position, item in enumerate(order):
@@ -459,7 +325,7 @@ def _chain(answerer: ItemAnswerer, subject: Subject, order: list[Item], answered
 
         def step(position: int = position, item: Item = item) -> dict[str, Any]:
             earlier = [(it, answered[it.id]) for it in order[max(0, position - memory):position]]
-            record = answerer.answer(item, subject, position, recall(answerer.builder, earlier))
+            record = answer(item, subject, position, recall(builder, earlier))
             answered[item.id] = record
             return record
 

@@ -1,4 +1,4 @@
-"""The built-in arithmetic test: correct answers, typical-error distractors, factors that set difficulty."""
+"""The built-in arithmetic task: correct answers, typical-error distractors, factors that set difficulty."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from proceval.analysis.irt import ResponseMatrix, fit_irt
 from proceval.dataset import Dataset
 from proceval.generate import generate
-from proceval.templates.arithmetic import (
+from proceval.tasks.arithmetic.problems import (
     correct_value,
     error_answers,
     has_borrow,

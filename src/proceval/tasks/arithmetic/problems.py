@@ -1,4 +1,4 @@
-"""The Python escape hatch of the built-in ``arithmetic`` template: operands, answer and error distractors.
+"""The problems of the built-in ``arithmetic`` task: operands, answer and error distractors.
 
 For each scenario (a problem seed from the lexicon) and condition (number of digits, operation, with or without
 carrying/borrowing) :func:`problem` draws operands that have exactly the condition's properties, computes the
@@ -53,7 +53,7 @@ def _draw(rng: random.Random, make: Callable[[], tuple[int, int]], ok: Callable[
         x, y = make()
         if ok(x, y):
             return x, y
-    raise RuntimeError("no operands satisfy the condition")  # cannot happen for the template's conditions
+    raise RuntimeError("no operands satisfy the condition")  # cannot happen for the task's conditions
 
 
 def operands(seed: str, n_digits: int, operation: str, regroup: bool) -> tuple[int, int]:
@@ -100,7 +100,9 @@ def error_answers(x: int, y: int, operation: str) -> list[tuple[str, int]]:
 
 
 def problem(variables: dict[str, str], levels: dict[str, str | None], derived: dict[str, object]) -> dict[str, str]:
-    """The hook: returns ``x``, ``y``, ``symbol``, ``option_a`` … ``option_d``, ``answer_key`` and ``errors``."""
+    """One problem: ``x``, ``y``, ``symbol``, ``option_a`` … ``option_d``, ``answer_key`` and ``errors``, from the
+    scenario's ``problem_seed`` and the condition's levels (``derived`` is unused; the signature is that of a
+    causal template's Python hook, so a copied template can still call it)."""
     n_digits = int(str(levels["digits"]))
     operation = str(levels["operation"])
     regroup = levels["regroup"] == "regroup"
