@@ -36,7 +36,7 @@ MAKE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 # ------------------------------------------------------------------ token strength
 @pytest.mark.parametrize("token, why", [
-    ("x", "1 characters long"),
+    ("x", "1 character long"),
     ("admin-token-for-tests-only", "26 characters long"),
     ("a" * 40, "guessable"),
     ("password" * 5, "guessable"),

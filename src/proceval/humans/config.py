@@ -152,7 +152,8 @@ def check_admin_token(token: str, source: str) -> None:
     distinct characters of a typed word rather than a random generator (``source`` names where it came from)."""
     problem = None
     if len(token) < MIN_ADMIN_TOKEN_CHARS:
-        problem = f"is {len(token)} characters long; it needs at least {MIN_ADMIN_TOKEN_CHARS} random characters"
+        problem = (f"is {len(token)} character{'s' * (len(token) != 1)} long; it needs at least "
+                   f"{MIN_ADMIN_TOKEN_CHARS} random characters")
     else:
         counts = Counter(token)
         bits = -sum(n * math.log2(n / len(token)) for n in counts.values())  # as if each character were drawn alone
