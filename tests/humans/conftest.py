@@ -6,6 +6,8 @@ import os
 import re
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,7 +96,7 @@ FULL_CONFIG: dict[str, Any] = {
     ],
     "completion_code": "CODE123",
     "prolific_completion_url": "https://app.prolific.com/submissions/complete?cc={code}",
-    "admin_token": "admin-token-for-tests-only",
+    "admin_token": "tests-only-7Qm2vXk9LpR4sWd8NzH3bYc6TfJ1gAe5",  # 32+ random characters, as serve requires
 }
 
 
@@ -187,3 +189,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """The study app under uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the study server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

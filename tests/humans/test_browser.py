@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,41 +13,13 @@ from proceval.dataset import Dataset
 from proceval.humans import StudyConfig, create_app
 from proceval.humans.storage import StudyStore
 
-from .conftest import ARTIFACTS, CHROMIUM, free_port
+from .conftest import ARTIFACTS, CHROMIUM, LiveServer
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
                                 reason=f"no Chromium at {CHROMIUM}: source .ci/services.sh (apt-get install chromium)")
-
-
-class LiveServer:
-    """The study app under uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the study server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture
@@ -129,3 +99,36 @@ def test_prolific_participant_in_chromium(browser: Any, dataset: Dataset, config
     assert all(a["correct"] for a in answers if a["kind"] == "check")
     store.close()
     assert (Path(ARTIFACTS) / "humans-3-trial.png").stat().st_size > 1000
+
+
+def test_admin_page_in_chromium_and_a_copied_cookie_dies_at_logout(browser: Any, dataset: Dataset,
+                                                                   config: StudyConfig, sqlite_url: str) -> None:
+    assert config.admin_token is not None
+    with LiveServer(create_app(dataset, config, sqlite_url)) as server:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{server.url}/admin")
+        page.get_by_label("Admin token").fill("not-the-token")
+        page.get_by_role("button", name="Log in").click()
+        assert page.get_by_role("alert").inner_text() == "That token is not right."
+        page.get_by_label("Admin token").fill(config.admin_token)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("heading", name="Lists").wait_for()
+        # 4 scenarios × 2 conditions × 2 questions over a 2-list Latin square: 8 items in each list
+        assert page.locator("#lists tr td:nth-child(2)").all_inner_texts() == ["8", "8"]
+        assert "built-in method" not in page.content()
+        shot(page, "6-admin")
+        [cookie] = [c for c in context.cookies() if c["name"] == "proceval_admin"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and config.admin_token not in cookie["value"]
+
+        thief = browser.new_context()  # the cookie copied into another browser works... until logout
+        thief.add_cookies([cookie])
+        stolen = thief.new_page()
+        stolen.goto(f"{server.url}/admin")
+        assert stolen.get_by_role("heading", name="Lists").count() == 1
+        page.get_by_role("button", name="Log out").click()
+        assert page.get_by_label("Admin token").count() == 1
+        stolen.goto(f"{server.url}/admin")
+        assert stolen.get_by_label("Admin token").count() == 1 and stolen.get_by_role("heading", name="Lists").count() == 0
+        thief.close()
+        context.close()

@@ -24,16 +24,16 @@ def test_cli_errors_are_one_line_messages(tmp_path: Path, dataset: Dataset,
     assert not (tmp_path / "none.db").exists()
     bad = tmp_path / "study.yaml"
     bad.write_text("items_per_participant: 0\n", encoding="utf-8")
-    assert main(["serve", str(dataset.path), "--study-config", str(bad)]) == 2
+    assert main(["serve", str(dataset.path), "--study-config", str(bad), "--port", str(free_port())]) == 2
     err = capsys.readouterr().err
-    assert "study.yaml: items_per_participant:" in err and "Traceback" not in err
-    assert main(["serve", str(tmp_path / "missing")]) == 2
+    assert "study.yaml:1: items_per_participant:" in err and "Traceback" not in err
+    assert main(["serve", str(tmp_path / "missing"), "--port", str(free_port())]) == 2
     assert "no such dataset directory" in capsys.readouterr().err
 
 
 def test_serve_runs_the_study_and_never_prints_the_admin_token(tmp_path: Path, dataset: Dataset) -> None:
     port = free_port()
-    token = "cli-admin-token-0123456789"
+    token = "cli-admin-token-Hq7Zp2Xv9Lk4Rt6Wn3Yb8Cd5"
     env = {**os.environ, "PROCEVAL_ADMIN_TOKEN": token}
     proc = subprocess.Popen(
         [sys.executable, "-m", "proceval", "serve", str(dataset.path), "--db", f"sqlite:///{tmp_path / 's.db'}",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from proceval.errors import HumansError
 from proceval.humans import load_study_config
+from proceval.humans.config import check_admin_token
 
 from .conftest import make_dataset
 
@@ -42,3 +46,20 @@ def test_the_python_example_runs_a_pilot_participant_and_exports(tmp_path: Path,
     assert re.search(r"answers acknowledged: 13\b", out)  # 12 items + 1 attention check
     assert "12 answers from 1 participant; left out: 1 attention-check answers" in out
     assert (tmp_path / "pilot.csv").read_text().startswith("participant,item_id,response,rt_ms")
+
+
+def test_the_documented_admin_token_command_makes_a_token_serve_accepts() -> None:
+    [command] = re.findall(r'PROCEVAL_ADMIN_TOKEN="\$\(python -c "(.*?)"\)"', DOC.read_text(encoding="utf-8"))
+    for _ in range(3):
+        token = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True).stdout
+        check_admin_token(token.strip(), "$PROCEVAL_ADMIN_TOKEN")
+
+
+def test_the_documented_typo_message_is_what_serve_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    documented = re.search(r"```\n(error: study\.yaml:2: .*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    assert documented
+    monkeypatch.chdir(tmp_path)
+    Path("study.yaml").write_text("title: Stories\nitems_per_partcipant: 12\n", encoding="utf-8")
+    with pytest.raises(HumansError) as info:
+        load_study_config("study.yaml")
+    assert f"error: {info.value}\n" == documented.group(1)

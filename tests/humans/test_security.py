@@ -14,6 +14,7 @@ from proceval.humans.app import SESSION_COOKIE
 from .conftest import FULL_CONFIG, client_for, csrf_of, make_dataset, participant
 
 TOKEN = FULL_CONFIG["admin_token"]
+ENV_TOKEN = "from-the-environment-u8Xq2Lk5Vn7Rp3Tz9Wc4Ym6"
 
 
 def at_first_trial(client):  # type: ignore[no-untyped-def]
@@ -87,11 +88,11 @@ def test_admin_is_off_without_a_token(tmp_path: Path, sqlite_url: str, monkeypat
 
 def test_the_environment_token_wins_over_the_file(tmp_path: Path, sqlite_url: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PROCEVAL_ADMIN_TOKEN", "from-the-environment")
+    monkeypatch.setenv("PROCEVAL_ADMIN_TOKEN", ENV_TOKEN)
     app = create_app(make_dataset(tmp_path / "d"), StudyConfig.model_validate(FULL_CONFIG), sqlite_url)
     with client_for(app) as client:
         assert client.get("/admin", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
-        assert client.get("/admin", headers={"Authorization": "Bearer from-the-environment"}).status_code == 200
+        assert client.get("/admin", headers={"Authorization": f"Bearer {ENV_TOKEN}"}).status_code == 200
 
 
 def test_item_and_config_text_is_escaped(tmp_path: Path, sqlite_url: str) -> None:

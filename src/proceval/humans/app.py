@@ -3,8 +3,9 @@
 Pages are plain HTML forms (no JavaScript needed) and every POST redirects (303) to ``GET /study``, which
 renders whatever stage the session is in: reloading, going back or double-submitting can never skip, repeat
 or lose a step. The session is identified by an unguessable token in an HttpOnly cookie (the database
-stores only its hash); each form carries the session's CSRF token; the admin token is compared in constant
-time and travels only in a POST body, an ``Authorization`` header or an HMAC-derived cookie, never in a URL.
+stores only its hash); each form carries the session's CSRF token. The admin token is compared in constant
+time and travels only in a POST body or an ``Authorization`` header, never in a URL; wrong tokens are limited
+per client; logging in opens a server-side admin session (its random token in a cookie) that logout revokes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 import os
 import re
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +33,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proceval.dataset import Dataset, Item
 from proceval.humans.assignment import StudyLists, build_lists, make_plan
 from proceval.humans.config import AttentionCheck, StudyConfig
-from proceval.humans.export import COLUMNS, ExportSummary, export_rows
+from proceval.humans.export import COLUMNS, ExportSummary, export_rows, write_rows
 from proceval.humans.stats import study_progress
 from proceval.humans.storage import (
     POSTGRES_POOL_SIZE,
@@ -48,10 +50,12 @@ from proceval.humans.storage import (
     StudyStore,
     connection_lost,
 )
+from proceval.humans.throttle import FailedLogins
 from proceval.ids import canonical_json, content_id
 
 SESSION_COOKIE = "proceval_session"
 ADMIN_COOKIE = "proceval_admin"
+ADMIN_SESSION_HOURS = 12
 MAX_BODY_BYTES = 64 * 1024
 MAX_FREE_TEXT = 5000
 PROLIFIC_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -184,6 +188,9 @@ class Study:
         self.public_refs = {v: k for k, v in self.check_refs.items()}
         self.lists: StudyLists = build_lists(dataset.items, config)
         self.admin_token = config.resolved_admin_token()
+        # stored with each admin session: a new admin token ends the sessions the old one opened
+        self.admin_key = hmac.new(self.admin_token.encode(), b"proceval-admin-session", hashlib.sha256).hexdigest() \
+            if self.admin_token else ""
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                                trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self.env.filters["paras"] = paragraphs
@@ -288,6 +295,7 @@ def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | 
     if not isinstance(dataset, Dataset):
         dataset = Dataset.load(dataset)
     config = config or StudyConfig()
+    config.resolved_admin_token()  # a guessable admin token is refused before the database is touched
     store = StudyStore(db_url)
     try:
         study = Study(dataset, config, store, pilot)
@@ -325,6 +333,7 @@ class _Handlers:
         self.store = study.store
         self.config = study.config
         self._limiter = anyio.CapacityLimiter(POSTGRES_POOL_SIZE)
+        self.failed_logins = FailedLogins()
 
     # ------------------------------------------------------------ plumbing
     def _cookie(self, response: Response, request: Request, token: str) -> Response:
@@ -391,8 +400,8 @@ class _Handlers:
                 return self.study.error(409, "This Prolific ID already has a study session from another "
                                              "Prolific attempt. Please continue in the browser where you started, "
                                              "or contact the researcher.")
-        elif current is not None and current.stage not in ("declined", "screened_out"):
-            return self._see()
+        elif current is not None and current.stage != "declined":
+            return self._see()  # screened out stays screened out: the session's stage is kept on the server
         try:
             token, _ = self.store.create_session(participant=pid, study_id=study_id,
                                                  prolific_session=prolific_session, pilot=self.study.pilot)
@@ -610,31 +619,51 @@ class _Handlers:
         return self._see()
 
     # ---------------------------------------------------------------- admin
-    def _admin_cookie_value(self) -> str:
-        assert self.study.admin_token is not None
-        return hmac.new(self.study.admin_token.encode(), b"proceval-admin-cookie", hashlib.sha256).hexdigest()
-
-    def _is_admin(self, request: Request) -> bool:
-        token = self.study.admin_token
-        if not token:
-            return False
+    def _admin_refusal(self, request: Request, login_page: bool) -> Response | None:
+        """None if ``request`` comes from the admin (a bearer token or a live admin session cookie); else the
+        response that refuses it. A wrong bearer token counts as a failed login."""
+        if not self.study.admin_token:
+            return self._admin_disabled()
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
-            return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+            return self._token_refusal(request, header[7:].strip(), login_page)
         cookie = request.cookies.get(ADMIN_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), self._admin_cookie_value().encode())
+        if cookie and self.store.admin_session_valid(cookie, self.study.admin_key):
+            return None
+        if login_page:
+            return self.study.render("admin_login.html", status=401, failed=False)
+        return self.study.error(401, "Log in on the admin page first.")
+
+    def _token_refusal(self, request: Request, given: object, login_page: bool) -> Response | None:
+        """None if ``given`` is the admin token; else the refusal (429 while this client has used up its
+        wrong tries, asked before comparing, so a locked-out client learns nothing)."""
+        client = request.client.host if request.client else "unknown"
+        wait = self.failed_logins.retry_after(client)
+        if wait:
+            response = self.study.error(429, f"Too many wrong admin tokens from here. Try again in {wait} seconds.")
+            response.headers["retry-after"] = str(wait)
+            return response
+        assert self.study.admin_token is not None
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), self.study.admin_token.encode()):
+            return None
+        self.failed_logins.failed(client)
+        if login_page:
+            return self.study.render("admin_login.html", status=401, failed=True)
+        return self.study.error(401, "That admin token is not right.")
 
     def _admin_disabled(self) -> Response:
         return self.study.error(403, f"The admin page is disabled: set the environment variable "
                                      f"{self.config.admin_token_env} (or admin_token in the study config).")
 
     async def admin(self, request: Request) -> Response:
-        if not self.study.admin_token:
-            return self._admin_disabled()
-        if not self._is_admin(request):
-            return self.study.render("admin_login.html", status=401, failed=False)
-        progress = await run_in_threadpool(study_progress, self.store, [len(x) for x in self.study.lists.lists],
-                                           self.config.session_timeout_minutes * 60)
+        return await run_in_threadpool(self._admin, request)
+
+    def _admin(self, request: Request) -> Response:
+        refused = self._admin_refusal(request, login_page=True)
+        if refused is not None:
+            return refused
+        progress = study_progress(self.store, [len(x) for x in self.study.lists.lists],
+                                  self.config.session_timeout_minutes * 60)
         return self.study.render("admin.html", progress=progress, n_lists=len(self.study.lists),
                                  n_items=len(self.study.items), dataset=self.study.dataset.name)
 
@@ -645,49 +674,42 @@ class _Handlers:
             form = await request.form(max_files=0, max_fields=4)
         except Exception:
             return self.study.error(400, "The form could not be read.")
-        given = form.get("token")
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.study.admin_token.encode()):
-            return self.study.render("admin_login.html", status=401, failed=True)
+        return await run_in_threadpool(self._admin_login, request, form.get("token"))
+
+    def _admin_login(self, request: Request, given: object) -> Response:
+        refused = self._token_refusal(request, given, login_page=True)
+        if refused is not None:
+            return refused
+        token = self.store.create_admin_session(self.study.admin_key, ADMIN_SESSION_HOURS * 3600)
         response = self._see("/admin")
-        response.set_cookie(ADMIN_COOKIE, self._admin_cookie_value(), httponly=True, samesite="strict",
-                            path="/admin", secure=request.url.scheme == "https", max_age=12 * 3600)
+        response.set_cookie(ADMIN_COOKIE, token, httponly=True, samesite="strict", path="/admin",
+                            secure=request.url.scheme == "https", max_age=ADMIN_SESSION_HOURS * 3600)
         return response
 
     async def admin_logout(self, request: Request) -> Response:
+        cookie = request.cookies.get(ADMIN_COOKIE)
+        if cookie:
+            await run_in_threadpool(self.store.end_admin_session, cookie)
         response = self._see("/admin")
         response.delete_cookie(ADMIN_COOKIE, path="/admin")
         return response
 
     async def admin_export(self, request: Request) -> Response:
-        if not self.study.admin_token:
-            return self._admin_disabled()
-        if not self._is_admin(request):
-            return self.study.error(401, "Log in on the admin page first.")
+        refused = await run_in_threadpool(self._admin_refusal, request, False)
+        if refused is not None:
+            return refused
         fmt = request.path_params["fmt"]
         if fmt not in ("csv", "jsonl"):
             return self.study.error(404, "Export as export.csv or export.jsonl.")
         flags = {name: request.query_params.get(name) == "1" for name in ("pilot", "incomplete", "checks")}
-        rows = await run_in_threadpool(lambda: list(export_rows(
-            self.store, include_pilot=flags["pilot"], include_incomplete=flags["incomplete"],
-            include_checks=flags["checks"], summary=ExportSummary(path=None, format=fmt))))
 
-        def body() -> Iterator[str]:
-            import csv
-            import io
-            import json
-
-            if fmt == "csv":
-                buffer = io.StringIO()
-                writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-                yield buffer.getvalue()
-            else:
-                for row in rows:
-                    yield json.dumps(row, ensure_ascii=False) + "\n"
+        def body() -> str:
+            buffer = io.StringIO()
+            write_rows(export_rows(self.store, include_pilot=flags["pilot"], include_incomplete=flags["incomplete"],
+                                   include_checks=flags["checks"], summary=ExportSummary(path=None, format=fmt)),
+                       buffer, fmt, COLUMNS)
+            return buffer.getvalue()
 
         media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-        return StreamingResponse(body(), media_type=media,
-                                 headers={"content-disposition": f'attachment; filename="humans.{fmt}"'})
-
+        return Response(await run_in_threadpool(body), media_type=media,
+                        headers={"content-disposition": f'attachment; filename="humans.{fmt}"'})

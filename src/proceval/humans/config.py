@@ -2,21 +2,28 @@
 
 Every field has a sensible default, so ``StudyConfig()`` runs a working study. The admin token is read from
 the environment variable named by ``admin_token_env`` (default ``PROCEVAL_ADMIN_TOKEN``); a token written in the
-file is accepted too but the environment wins, and the token is never logged or shown.
+file is accepted too but the environment wins, and the token is never logged or shown. It must be at least
+32 characters from a random generator (:func:`check_admin_token`).
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
+import math
 import os
+from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proceval.errors import HumansError
+from proceval.templates.yamlio import LineMap, Path_, format_loc, load_yaml
 
 DEFAULT_ADMIN_TOKEN_ENV = "PROCEVAL_ADMIN_TOKEN"
+MIN_ADMIN_TOKEN_CHARS = 32
+MAKE_ADMIN_TOKEN = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
 
 
 class _Strict(BaseModel):
@@ -124,8 +131,15 @@ class StudyConfig(_Strict):
         return self
 
     def resolved_admin_token(self) -> str | None:
-        """The admin token: the environment variable if set, else the file's ``admin_token``."""
-        return os.environ.get(self.admin_token_env) or self.admin_token
+        """The admin token: the environment variable if set, else the file's ``admin_token``.
+
+        A token too short or too regular to resist guessing is a :class:`HumansError` (see :func:`check_admin_token`).
+        """
+        from_env = os.environ.get(self.admin_token_env)
+        token = from_env or self.admin_token
+        if token:
+            check_admin_token(token, f"${self.admin_token_env}" if from_env else "admin_token")
+        return token
 
     def completion_url(self, code: str) -> str | None:
         if not self.prolific_completion_url:
@@ -133,29 +147,71 @@ class StudyConfig(_Strict):
         return self.prolific_completion_url.replace("{code}", code)
 
 
+def check_admin_token(token: str, source: str) -> None:
+    """Refuse an admin token that could be guessed: under 32 characters, or with the repeats, runs or few
+    distinct characters of a typed word rather than a random generator (``source`` names where it came from)."""
+    problem = None
+    if len(token) < MIN_ADMIN_TOKEN_CHARS:
+        problem = (f"is {len(token)} character{'s' * (len(token) != 1)} long; it needs at least "
+                   f"{MIN_ADMIN_TOKEN_CHARS} random characters")
+    else:
+        counts = Counter(token)
+        bits = -sum(n * math.log2(n / len(token)) for n in counts.values())  # as if each character were drawn alone
+        steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in itertools.pairwise(token))
+        # a random 32-character hex token carries about 115 bits by this estimate, never near 80
+        if bits < 80 or token in (token + token)[1:-1] or steps > len(token) // 2:
+            problem = "looks guessable (repeated, sequential or too few distinct characters)"
+    if problem:
+        raise HumansError(f"the admin token {problem}", field=source,
+                          hint=f"make one with: {MAKE_ADMIN_TOKEN}")
+
+
 def load_study_config(path: str | os.PathLike[str] | None) -> StudyConfig:
-    """Read a study config file (YAML); ``None`` gives the defaults."""
+    """Read a study config file (YAML); ``None`` gives the defaults. Errors name the file, line and field,
+    with a suggestion for a mistyped key."""
     if path is None:
         return StudyConfig()
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise HumansError("no such study config file", file=file,
                           hint="pass the YAML file described in docs/humans.md") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise HumansError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file,
-                          line=mark.line + 1 if mark else None) from None
+    data, lines = load_yaml(text, file, HumansError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise HumansError("a study config must be a mapping of fields", file=file)
+        raise HumansError("a study config must be a mapping of fields", file=file, line=1)
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise HumansError(f"{first['msg']}{more}", file=file, field=loc or None,
-                          hint="see docs/humans.md for the fields a study config takes") from None
+        raise _config_error(exc, lines, file) from None
+
+
+def _config_error(exc: ValidationError, lines: LineMap, file: Path) -> HumansError:
+    # a mistyped key is the cause of any other error it brings along: report it first
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
+    loc: Path_ = tuple(first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    hint = "see docs/humans.md for the fields a study config takes"
+    if first["type"] == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        message = f"unknown field {loc[-1]!r}"
+        hint = f"did you mean {close[0]!r}?" if close else f"known fields here: {', '.join(known)}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
+    return HumansError(message, file=file, line=lines.line_for(loc), field=format_loc(loc) if loc else None,
+                       hint=hint)
+
+
+def _known_fields(loc: Path_) -> list[str]:
+    """The fields of the config model at ``loc`` (list indices skipped)."""
+    model: Any = StudyConfig
+    for part in loc:
+        info = model.model_fields.get(part) if isinstance(part, str) else None
+        if info is not None:
+            model = next((a for a in (info.annotation, *getattr(info.annotation, "__args__", ()))
+                          if isinstance(a, type) and issubclass(a, BaseModel)), model)
+    return list(model.model_fields)

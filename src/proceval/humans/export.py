@@ -4,6 +4,10 @@ One row per answer: ``participant, item_id, response, rt_ms`` then ``condition, 
 option_order, comment, session, study_id, prolific_session, pilot, completed, attention_passed, answered_at``.
 By default only completed, non-pilot sessions and only dataset items (not attention checks) are written; every
 row left out is counted in the returned :class:`ExportSummary`, never dropped silently.
+
+CSV files are opened in spreadsheets, which run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return as a formula: such text cells get a leading ``'`` (the OWASP rule against CSV injection), so
+participant text like ``=HYPERLINK(...)`` shows as text. JSONL keeps every value exactly as stored.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -29,6 +34,8 @@ COLUMNS = [
 ]
 
 Format = Literal["csv", "jsonl"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")  # a plain number is no formula: a rating of -2 stays -2
 
 
 @dataclass
@@ -179,12 +186,19 @@ def _write_atomic(path: Path, rows: Iterable[dict[str, Any]], fmt: Format, colum
         raise
 
 
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: ``'`` before text that would start a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return "" if value is None else value
+
+
 def write_rows(rows: Iterable[dict[str, Any]], handle: Any, fmt: Format, columns: list[str] = COLUMNS) -> None:
     if fmt == "csv":
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     else:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -48,7 +48,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, Operationa
 
 from proceval.errors import HumansError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STAGES = ("consent", "instructions", "check", "trials", "demographics", "debrief", "completed",
           "declined", "screened_out")
@@ -115,6 +115,16 @@ answers_table = Table(
     UniqueConstraint("session_id", "position", name="uq_proceval_answer_position"),
 )
 
+# researchers logged in on /admin: the cookie holds a random token, this table its hash and expiry, so that
+# logging out revokes it and every worker process sees the same sessions
+admin_sessions_table = Table(
+    "proceval_admin_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("admin_key", String(64), nullable=False),  # derived from the admin token: a new token ends old sessions
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
 
 # The per-request statements (session lookup, answer save) as raw SQL with ``?`` placeholders, run on the
 # driver's connection directly on both backends: SQLAlchemy's per-statement work (events, compiled-cache
@@ -140,8 +150,12 @@ def _migration_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[study_table, sessions_table, answers_table])
 
 
+def _migration_2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[admin_sessions_table])
+
+
 # version -> function applied in one transaction; append new versions, never edit old ones
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1, 2: _migration_2}
 
 
 def hash_token(token: str) -> str:
@@ -573,6 +587,31 @@ class StudyStore:
                 sessions_table.c.id == session_id, sessions_table.c.position == position,
                 (sessions_table.c.shown_position.is_(None)) | (sessions_table.c.shown_position != position),
             ).values(shown_position=position, shown_at=time.time()))
+
+    # ----------------------------------------------------------- admin sessions
+    def create_admin_session(self, admin_key: str, lifetime_s: float) -> str:
+        """A new admin session valid for ``lifetime_s``; returns its secret token (only its hash is stored).
+        Expired sessions are deleted on the way."""
+        token = new_token()
+        now = time.time()
+        with self._writing() as conn:
+            conn.execute(admin_sessions_table.delete().where(admin_sessions_table.c.expires_at <= now))
+            conn.execute(admin_sessions_table.insert().values(
+                token_hash=hash_token(token), admin_key=admin_key, created_at=now, expires_at=now + lifetime_s))
+        return token
+
+    def admin_session_valid(self, token: str, admin_key: str) -> bool:
+        """Whether ``token`` is an unexpired admin session opened with the admin token ``admin_key`` derives from."""
+        if not token or len(token) > 128:
+            return False
+        t = admin_sessions_table.c
+        return self._first(select(t.token_hash).where(
+            t.token_hash == hash_token(token), t.admin_key == admin_key, t.expires_at > time.time())) is not None
+
+    def end_admin_session(self, token: str) -> None:
+        """Revoke an admin session (logging out): its cookie stops working everywhere."""
+        with self._writing() as conn:
+            conn.execute(admin_sessions_table.delete().where(admin_sessions_table.c.token_hash == hash_token(token)))
 
     # ---------------------------------------------------------------- answers
     def save_answer(self, session_id: int, position: int, *, kind: str, item_id: str, response: str,
