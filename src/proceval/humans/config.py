@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proceval.errors import HumansError
@@ -138,15 +137,12 @@ def load_study_config(path: str | os.PathLike[str] | None) -> StudyConfig:
     if path is None:
         return StudyConfig()
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not file.is_file():
         raise HumansError("no such study config file", file=file,
-                          hint="pass the YAML file described in docs/humans.md") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise HumansError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file,
-                          line=mark.line + 1 if mark else None) from None
+                          hint="pass the YAML file described in docs/humans.md")
+    from proceval.templates.yamlio import read_yaml  # the size and alias limits every YAML file gets
+
+    data, _ = read_yaml(file, HumansError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
