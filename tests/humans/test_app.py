@@ -179,7 +179,7 @@ def test_study_config_errors_name_the_file_line_and_field(tmp_path: Path) -> Non
     assert load_study_config(good).completion_code == "CODE123"
     bad = tmp_path / "bad.yaml"
     bad.write_text("title: x\nconsent: [unclosed\n", encoding="utf-8")
-    with pytest.raises(HumansError, match=r"bad\.yaml:\d+: not valid YAML"):
+    with pytest.raises(HumansError, match=r"bad\.yaml:\d+: malformed YAML"):
         load_study_config(bad)
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("comprehension:\n  - question: q\n    options: [{key: a, text: A}, {key: b, text: B}]\n"
