@@ -26,8 +26,9 @@ class FakeServer:
     first connections without answering (a network failure). It stands in for OpenAI or vLLM, which cannot
     run here; llama.cpp's real server (tests/models/test_openai.py) covers the other format."""
 
-    def __init__(self, accepts: str, drop_first: int = 0) -> None:
+    def __init__(self, accepts: str, drop_first: int = 0, refusal_status: int = 400) -> None:
         self.accepts = accepts
+        self.refusal_status = refusal_status
         self.drops = drop_first
         self.formats: list[str | None] = []
         server = self
@@ -56,7 +57,9 @@ class FakeServer:
                 kind = (body.get("response_format") or {}).get("type")
                 server.formats.append(kind)
                 if kind is not None and kind != server.accepts:
-                    self._send(400, {"error": {"message": f"response_format {kind} is not supported"}})
+                    # llama-cpp-python's server: 500 with the pydantic error naming ('body', 'response_format', ...)
+                    self._send(server.refusal_status, {"error": {"message": "1 validation error: loc ('body', "
+                                                       f"'response_format', 'type'): {kind} is not allowed"}})
                     return
                 self._send(200, {"choices": [{"message": {"content": '{"answer": "a"}'}, "finish_reason": "stop"}],
                                  "usage": {"prompt_tokens": 3, "completion_tokens": 5}})
@@ -143,9 +146,13 @@ def test_a_network_error_does_not_switch_the_structured_output_format() -> None:
         assert fake.formats == ["json_schema", "json_schema"]
 
 
-def test_a_server_that_refuses_the_standard_format_gets_llama_cpps() -> None:
-    with FakeServer(accepts="json_object") as fake:
-        model = load_model("openai/m", base_url=fake.base_url)
-        model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
-        model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_a_server_that_refuses_the_standard_format_gets_llama_cpps(status: int) -> None:
+    with FakeServer(accepts="json_object", refusal_status=status) as fake:
+        model = load_model("openai/m", base_url=fake.base_url, backoff_base=0.01)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
+            model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
         assert fake.formats == ["json_schema", "json_object", "json_object"]  # asked once, then remembered
+        assert not caught  # a refusal is an answer: nothing retried

@@ -27,6 +27,7 @@ import random
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -87,6 +88,12 @@ def resolve_base_url(base_url: str | None) -> tuple[str, str]:
         raise ModelError(f"the server URL {url!r} (from {origin}) cannot work: {problem}", field="base_url",
                          hint="give the server's address, e.g. http://127.0.0.1:8000/v1")
     return url.rstrip("/"), origin
+
+
+def _refuses_format(response: httpx.Response) -> bool:
+    """The server refused the request's ``response_format``: 400/422, or an error naming it (llama-cpp-python's
+    server answers a request it cannot validate with 500 and the pydantic error)."""
+    return response.status_code in (400, 422) or (response.status_code >= 400 and "response_format" in response.text)
 
 
 class OpenAIModel:
@@ -160,9 +167,11 @@ class OpenAIModel:
         """One API call with retries; returns the JSON body."""
         return self._answer(self._send(method, path, body), path)
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+    def _send(self, method: str, path: str, body: dict[str, Any] | None,
+              final: Callable[[httpx.Response], bool] = lambda response: False) -> httpx.Response:
         """The server's response, retried while the failure can change (RETRY_STATUS, timeouts, dropped
-        connections); a connection that cannot be made is reported at once."""
+        connections) unless ``final`` says the answer is definite; a connection that cannot be made is
+        reported at once."""
         last = ""
         for attempt in range(self.max_retries + 1):
             retry_after = None
@@ -179,7 +188,7 @@ class OpenAIModel:
                 raise ModelUnavailable(f"cannot reach {self.base_url}{path}: {self._clean(str(exc))}",
                                        hint="check --base-url / OPENAI_BASE_URL") from None
             else:
-                if response.status_code not in RETRY_STATUS:
+                if response.status_code not in RETRY_STATUS or final(response):
                     return response
                 last = f"HTTP {response.status_code}: {self._clean(response.text)}"
                 retry_after = response.headers.get("retry-after")
@@ -311,15 +320,16 @@ class OpenAIModel:
     def _structured_request(self, path: str, body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
         """POST with a JSON-schema ``response_format`` in the form this server accepts.
 
-        OpenAI and vLLM take ``{"type": "json_schema", ...}``; llama.cpp's server refuses it (400/422) and takes
+        OpenAI and vLLM take ``{"type": "json_schema", ...}``; llama.cpp's server refuses it and takes
         ``{"type": "json_object", "schema": ...}``. Until a server has answered, the standard form is sent; only
         a refusal of it leads to trying llama.cpp's form, and the form the server accepted is kept. A network
         failure or an overloaded server says nothing about the format and is handled as for any request.
         """
         style = self._schema_style or 0
         body["response_format"] = _SCHEMA_FORMATS[style](schema)
-        response = self._send("POST", path, body)
-        if self._schema_style is None and response.status_code in (400, 422):
+        probing = self._schema_style is None
+        response = self._send("POST", path, body, final=_refuses_format if probing else lambda r: False)
+        if probing and _refuses_format(response):
             body["response_format"] = _SCHEMA_FORMATS[1](schema)
             other = self._send("POST", path, body)
             if other.status_code < 400:
