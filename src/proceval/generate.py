@@ -9,14 +9,25 @@ from typing import Any
 
 from proceval import __version__
 from proceval.core.task import Task
-from proceval.dataset import Dataset, DatasetWriter, Manifest, Scenario, SkippedRow
-from proceval.errors import SourceError, TemplateError
+from proceval.dataset import (
+    ITEMS_FILE,
+    MANIFEST_FILE,
+    SCENARIOS_FILE,
+    TEMPLATE_FILE,
+    Dataset,
+    DatasetWriter,
+    Manifest,
+    Scenario,
+    SkippedRow,
+)
+from proceval.errors import DatasetError, SourceError, TemplateError
 from proceval.ids import content_id
 from proceval.tasks.template import TemplateTask
 from proceval.templates import Template, load_template
 from proceval.ui import progress_bar
 
 PathLike = str | os.PathLike[str]
+DATASET_FILES = frozenset({ITEMS_FILE, SCENARIOS_FILE, MANIFEST_FILE, TEMPLATE_FILE})  # all that a dataset holds
 
 
 def generate(
@@ -41,8 +52,10 @@ def generate(
     The scenarios come from ``from_files`` (rows in the template's table layout), from an LLM ``writer``
     (a model spec), or else from the template's lexicon (``n`` scenarios, deterministic in ``seed``).
     Rows that cannot be used are skipped and listed in the manifest; ``strict`` makes the first one an error.
-    The directory appears only when complete.
+    The directory appears only when complete. ``force`` replaces ``out`` only when it is empty or a dataset
+    directory (nothing but the files proceval writes there), never a folder holding other files.
     """
+    _check_target(Path(out), force)
     task = _python_task(template, options)
     if task is not None:
         if from_files or writer:
@@ -174,6 +187,28 @@ def _factors(conditions: dict[str, dict[str, str | None]]) -> dict[str, list[str
             if level is not None and level not in factors.setdefault(factor, []):
                 factors[factor].append(level)
     return factors
+
+
+def _check_target(out: Path, force: bool) -> None:
+    """Refuse an ``out`` that replacing could destroy files proceval did not write."""
+    target = out.resolve()
+    if Path.cwd().resolve().is_relative_to(target):
+        raise DatasetError("the output directory is the current folder or a folder above it", file=out,
+                           hint="write the dataset to a new folder, e.g. --out data/NAME")
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise DatasetError("the output path exists and is not a folder", file=out, hint="choose another --out")
+    if not force:
+        return  # the writer refuses an existing directory without --force
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in DATASET_FILES)
+    if foreign or (any(target.iterdir()) and not (target / MANIFEST_FILE).is_file()):
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise DatasetError(
+            f"--force replaces only a dataset directory, and this folder holds other files ({listed or 'no manifest'})",
+            file=out,
+            hint="choose another --out, or move those files away first",
+        )
 
 
 def _writer_outcomes(tpl: Template, model: str, n: int | None, seed: int, options: dict[str, Any],

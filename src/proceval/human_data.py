@@ -235,12 +235,12 @@ def load_mapping(source: str | os.PathLike[str] | dict[str, Any] | HumanMapping)
     if isinstance(source, dict):
         data: Any = source
     else:
-        from proceval.templates.yamlio import load_yaml
+        from proceval.templates.yamlio import read_yaml
 
         file = Path(source)
         if not file.is_file():
             raise HumansError("no such mapping file", file=file)
-        data, _ = load_yaml(file.read_text(encoding="utf-8"), file, HumansError)
+        data, _ = read_yaml(file, HumansError)
     try:
         return HumanMapping.model_validate(data)
     except ValidationError as exc:

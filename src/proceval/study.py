@@ -152,12 +152,12 @@ _MODELS_AT: dict[str, type[BaseModel]] = {"": Study, "dataset": DatasetSpec, "su
 
 def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     """Read and check a study file. Errors name the file, line and field, with the known keys for typos."""
-    from proceval.templates.yamlio import format_loc, load_yaml
+    from proceval.templates.yamlio import format_loc, read_yaml
 
     file = Path(path)
     if not file.is_file():
         raise StudyError("no such study file", file=file)
-    data, lines = load_yaml(file.read_text(encoding="utf-8"), file, StudyError)
+    data, lines = read_yaml(file, StudyError)
     if not isinstance(data, dict):
         raise StudyError("a study file is a mapping of keys (name, dataset, subjects, ...)", file=file, line=1)
     try:
@@ -402,6 +402,35 @@ def run_study(
         state.record("analyze", hashes["analyze"], report_dir)
         stages.append(StageOutcome("analyze", "ran", report_dir))
     return StudyResult(root, dataset, run_dirs, report, stages)
+
+
+def check_study(loaded: LoadedStudy) -> list[str]:
+    """Check what can be checked without running a model: the template loads, every model spec names a
+    known provider and model, every backend option is one its backend takes (and files exist). Raises
+    :class:`StudyError` at the first problem, naming the line; returns notes on what only a run can tell."""
+    from proceval.errors import ModelError
+    from proceval.models.check import check_model
+    from proceval.templates import load_template
+    from proceval.templates.yamlio import format_loc, read_yaml
+
+    study = loaded.study
+    load_template(_template_arg(loaded))
+    _, lines = read_yaml(loaded.path, StudyError)
+    models: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = []
+    if study.dataset.writer:
+        models.append((study.dataset.writer, {}, ("dataset", "writer")))
+    models += [(s.model, s.options, ("subjects", i)) for i, s in enumerate(study.subjects)]
+    notes = []
+    for spec, options, where in models:
+        try:
+            notes += check_model(spec, options)
+        except ModelError as exc:
+            field = exc.field or "model"
+            field = "options.base_url" if field == "base_url" else field
+            loc = (*where, *field.split(".")) if where[0] == "subjects" else where
+            raise StudyError(exc.message, file=loaded.path, line=lines.line_for(loc), field=format_loc(loc),
+                             hint=exc.hint) from None
+    return notes
 
 
 def _template_arg(loaded: LoadedStudy) -> str | Path:

@@ -66,8 +66,9 @@ def test_rendering_is_deterministic_and_faithful(factors: dict[str, list[str]], 
     assert len(first) == len(template.conditions)
     assert len({i.id for i in first}) == len(first)
     for item in first:
-        # the value is inserted verbatim (never interpreted as a template) and each level appears in the text
-        assert item.text.startswith(value)
+        # the value is inserted verbatim (never interpreted as a template), only its first character
+        # capitalised where the segment (a sentence) starts; each level appears in the text as written
+        assert item.text.startswith(value[:1].upper() + value[1:])
         assert all(str(level) in item.text for level in item.condition.values())
         first_factor = next(iter(factors))
         assert item.answer == ("a" if item.condition[first_factor] == factors[first_factor][0] else "b")

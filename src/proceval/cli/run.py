@@ -55,8 +55,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--force", action="store_true", help="start over when --out holds a run with other settings")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("backend options")
-    g.add_argument("--base-url", help="openai: server URL (default $OPENAI_BASE_URL); the key comes from "
-                   "$OPENAI_API_KEY only")
+    g.add_argument("--base-url", help="openai: server URL (default $OPENAI_BASE_URL; one of the two is required, "
+                   "also for OpenAI's own API); the key comes from $OPENAI_API_KEY only")
     g.add_argument("--max-connections", type=int, help="openai: requests in flight (default 4)")
     g.add_argument("--max-retries", type=int, help="openai: retries on 429/5xx/timeouts before giving up (default 6)")
     g.add_argument("--endpoint", choices=("chat", "completions"), help="openai: API endpoint (default chat)")
@@ -82,6 +82,11 @@ def run_command(args: argparse.Namespace) -> int:
     from proceval.run import run_dataset
 
     provider, _ = split_spec(args.model)
+    if provider == "openai":  # say which server is asked before the first request (and refuse a bad address)
+        from proceval.models.openai import resolve_base_url
+
+        url, origin = resolve_base_url(args.base_url)
+        Console(stderr=True).print(f"model {escape(args.model)} at {escape(url)} (from {origin})", highlight=False)
     personas = None
     persona_options = {"--persona-template": args.persona_template, "--n-personas": args.n_personas,
                        "--persona-seed": args.persona_seed, "--persona-order": args.persona_order,
@@ -123,8 +128,16 @@ def run_command(args: argparse.Namespace) -> int:
     table = Table(title=f"run {escape(str(run.path))}", show_header=False)
     for key in ("items", "ok", "invalid", "too_long", "errors", "calls", "cache_hits", "wall_s"):
         table.add_row(key, str(counts.get(key, "")))
+    if counts.get("beyond_limit"):
+        table.add_row("kept beyond --limit", str(counts["beyond_limit"]))
     console.print(table)
-    scored = [r for r in run.responses if r.get("correct") is not None]
+    responses = run.responses
+    if run.info.get("limit") is not None:  # answers kept from an earlier, larger --limit are not this run's
+        from proceval.dataset import Dataset
+
+        chosen = {item.id for item in Dataset.load(args.dataset).items[: run.info["limit"]]}
+        responses = [r for r in responses if r["item_id"] in chosen]
+    scored = [r for r in responses if r.get("correct") is not None]
     if scored:
         accuracy = sum(bool(r["correct"]) for r in scored) / len(scored)
         console.print(f"accuracy {accuracy:.3f} over {len(scored)} answered items with a correct answer")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
+from difflib import get_close_matches
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from proceval.dataset import Dataset, Item
+from proceval.dataset import ITEMS_FILE, Dataset, Item
+from proceval.errors import DatasetError
 from proceval.templates import builtin_templates, load_template, load_template_text
 
 
@@ -34,10 +37,27 @@ def run(args: argparse.Namespace) -> int:
         console.print(Panel(escape(template.describe_graph()), title=f"causal graph of {escape(template.name)}"))
         return 0
     dataset = Dataset.load(target)
+    known = list(dataset.manifest.counts_per_condition)
+    if args.condition is not None and args.condition not in known:
+        close = get_close_matches(args.condition, known, n=1)
+        raise DatasetError(
+            f"no condition {args.condition!r} in this dataset",
+            file=target,
+            field="--condition",
+            hint=(f"did you mean {close[0]!r}? " if close else "") + f"its conditions: {', '.join(known)}",
+        )
     for item in pick_items(dataset, args.n, args.condition):
         console.print(Panel(format_item(item), title=escape(f"{item.condition_name} · {item.question_name}"),
                             subtitle=escape(item.id)))
-    console.print(f"{len(dataset)} items in {len(dataset.manifest.counts_per_condition)} conditions")
+    # count what is on disk, not what the manifest promises: a cut-short items.jsonl must not pass as whole
+    found: Counter[str] = Counter(item.condition_name for item in dataset.iter_items())
+    total = sum(found.values())
+    console.print(f"{total} items in {len(found)} conditions")
+    if total != len(dataset):
+        Console(stderr=True).print(
+            f"warning: {escape(str(target / ITEMS_FILE))} holds {total} items but manifest.json says "
+            f"{len(dataset)}: the dataset is incomplete; generate it again", highlight=False)
+        return 1
     return 0
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from proceval.cli.analyze import print_report
-from proceval.study import load_study, run_study, stage_hashes
+from proceval.study import check_study, load_study, run_study, stage_hashes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,9 +31,12 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_study(args.study)
     out = args.out or Path("runs") / loaded.study.name
     if args.check:
+        notes = check_study(loaded)
         console.print(f"[green]ok[/] {escape(str(args.study))}: study {escape(loaded.study.name)}")
         for stage, digest in stage_hashes(loaded, out).items():
             console.print(f"  {escape(stage)}  inputs {digest}")
+        for note in ["template, model names, backend option names and input files were checked", *notes]:
+            console.print(f"  [dim]{escape(note)}[/]")
         return 0
     result = run_study(loaded, out=out, force=args.force, log=lambda line: console.print(escape(line)))
     for outcome in result.stages:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proceval.errors import HumansError
-from proceval.templates.yamlio import LineMap, Path_, format_loc, load_yaml
+from proceval.templates.yamlio import LineMap, Path_, format_loc, read_yaml
 
 DEFAULT_ADMIN_TOKEN_ENV = "PROCEVAL_ADMIN_TOKEN"
 MIN_ADMIN_TOKEN_CHARS = 32
@@ -172,12 +172,10 @@ def load_study_config(path: str | os.PathLike[str] | None) -> StudyConfig:
     if path is None:
         return StudyConfig()
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.is_file():
         raise HumansError("no such study config file", file=file,
-                          hint="pass the YAML file described in docs/humans.md") from None
-    data, lines = load_yaml(text, file, HumansError)
+                          hint="pass the YAML file described in docs/humans.md")
+    data, lines = read_yaml(file, HumansError)  # the size and alias limits every YAML file gets
     if data is None:
         data = {}
     if not isinstance(data, dict):

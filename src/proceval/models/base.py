@@ -108,6 +108,7 @@ def _lazy(module: str, attr: str) -> Callable[..., LanguageModel]:
         return cls(name, **options)  # type: ignore[no-any-return]
 
     factory.__name__ = f"{attr}_factory"
+    factory.target = (module, attr)  # type: ignore[attr-defined]  # lets checks read its options unloaded
     return factory
 
 
@@ -158,6 +159,9 @@ def load_model(spec: str, **options: Any) -> LanguageModel:
             field="model",
             hint=f"plugins add providers under the {ENTRY_POINT_GROUP!r} entry-point group",
         )
+    from proceval.models.check import check_options
+
+    check_options(provider, options)  # a misspelt option is named, not a TypeError from the backend
     model = PROVIDERS[provider](name, **options)
     model.spec = spec
     return model

@@ -31,6 +31,41 @@ def _local_revision(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _check_findable(name: str, revision: str | None) -> None:
+    """Fail at once when the model can be neither a local folder, nor in the hub cache, nor downloaded.
+
+    Without this, transformers retries an unreachable hub for about a minute, logging each retry.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return
+    if name.startswith((".", "/", "~")) or path.exists():
+        raise ModelError(f"no model folder {name!r}", field="model",
+                         hint="give a folder with config, weights and tokenizer (or a hub name)")
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json", revision=revision)
+    except Exception:  # not a valid hub name: let transformers say why
+        return
+    if isinstance(cached, str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(f"{name!r} is not a local folder nor in the Hugging Face cache, and HF_HUB_OFFLINE is set",
+                         field="model", hint="give a local model folder, or download the model first")
+    import httpx
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise ModelError(
+            f"{name!r} is not a local folder nor in the Hugging Face cache, and {constants.ENDPOINT} cannot be "
+            f"reached ({type(exc).__name__})",
+            field="model",
+            hint="give a local model folder (hf/PATH), or download the model where the hub is reachable",
+        ) from None
+
+
 class HFModel:
     provider = "hf"
     max_concurrency = 1
@@ -55,6 +90,7 @@ class HFModel:
             raise ModelError("transformers and torch are needed for hf/ models",
                              hint="pip install torch transformers") from None
         self._torch = torch
+        _check_findable(name, revision)
         if n_threads:
             torch.set_num_threads(int(n_threads))  # process-wide: torch has no per-model thread pool
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,10 +1,15 @@
 """``openai/MODEL``: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, SGLang, OpenAI).
 
-The base URL comes from ``base_url`` or ``OPENAI_BASE_URL``; the key only from ``OPENAI_API_KEY`` and it
-never appears in identities, errors or logs. Requests are retried on 429, 5xx, timeouts and connection
-errors with exponential backoff and jitter, honouring ``Retry-After``; a server that stays unreachable
-raises :class:`ModelUnavailable` (the runner stops, keeping finished work). ``max_connections`` bounds
-the requests in flight (the runner sends that many items at once).
+The base URL comes from ``base_url`` or else ``OPENAI_BASE_URL``; with neither the provider refuses to start
+rather than guess (OpenAI's own API is used only when named: ``https://api.openai.com/v1``). The key comes
+only from ``OPENAI_API_KEY`` and never appears in identities, errors or logs.
+
+Only failures whose answer can change are retried: 408/409/429/5xx answers, timeouts and connections dropped
+mid-request, with exponential backoff and jitter, honouring ``Retry-After``; each retry is announced as a
+warning with its count. A refused connection, an unknown host or a malformed URL cannot get better by waiting
+and is reported at once. A server that stays unreachable raises :class:`ModelUnavailable` (the runner stops,
+keeping finished work). ``max_connections`` bounds the requests in flight (the runner sends that many items
+at once).
 
 Log-probability scoring asks for one token with the top-``top_logprobs`` alternatives and reads the
 options' first tokens from them: exact for letters and scale points (single tokens). An option absent
@@ -21,6 +26,8 @@ import os
 import random
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -51,11 +58,42 @@ _SCHEMA_FORMATS = (
 )
 
 
-def _is_json_object(response: httpx.Response) -> bool:
+OPENAI_API = "https://api.openai.com/v1"
+
+
+def resolve_base_url(base_url: str | None) -> tuple[str, str]:
+    """The server URL to use and where it came from (``--base-url`` or ``OPENAI_BASE_URL``).
+
+    There is no silent default: a run meant for a local server must not reach a paid public API because a
+    variable was unset. A URL that cannot work (no http(s) scheme or no host) is an error before any request.
+    """
+    if base_url:
+        url, origin = base_url, "--base-url"
+    elif os.environ.get("OPENAI_BASE_URL"):
+        url, origin = os.environ["OPENAI_BASE_URL"], "OPENAI_BASE_URL"
+    else:
+        raise ModelError(
+            "openai/ models need a server address: none was given",
+            field="base_url",
+            hint=f"pass --base-url (e.g. http://127.0.0.1:8000/v1) or set OPENAI_BASE_URL; for OpenAI's own "
+            f"API name it: --base-url {OPENAI_API}",
+        )
     try:
-        return isinstance(response.json(), dict)
-    except ValueError:
-        return False
+        parsed = httpx.URL(url)
+        problem = ("it needs http:// or https://" if parsed.scheme not in ("http", "https")
+                   else "it names no host" if not parsed.host else "")
+    except httpx.InvalidURL as exc:
+        problem = str(exc)
+    if problem:
+        raise ModelError(f"the server URL {url!r} (from {origin}) cannot work: {problem}", field="base_url",
+                         hint="give the server's address, e.g. http://127.0.0.1:8000/v1")
+    return url.rstrip("/"), origin
+
+
+def _refuses_format(response: httpx.Response) -> bool:
+    """The server refused the request's ``response_format``: 400/422, or an error naming it (llama-cpp-python's
+    server answers a request it cannot validate with 500 and the pydantic error)."""
+    return response.status_code in (400, 422) or (response.status_code >= 400 and "response_format" in response.text)
 
 
 class OpenAIModel:
@@ -82,7 +120,7 @@ class OpenAIModel:
             raise ModelError(f"unknown endpoint {endpoint!r}; use chat or completions", field="endpoint")
         self.spec = f"openai/{name}"
         self.name = name
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        self.base_url, self.base_url_origin = resolve_base_url(base_url)
         self.endpoint = endpoint
         self.max_concurrency = max(1, int(max_connections))
         self.max_retries = max_retries
@@ -127,47 +165,71 @@ class OpenAIModel:
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One API call with retries; returns the JSON body."""
+        return self._answer(self._send(method, path, body), path)
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None,
+              final: Callable[[httpx.Response], bool] = lambda response: False) -> httpx.Response:
+        """The server's response, retried while the failure can change (RETRY_STATUS, timeouts, dropped
+        connections) unless ``final`` says the answer is definite; a connection that cannot be made is
+        reported at once."""
         last = ""
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
                 response = self._client.request(method, path, json=body)
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
+            except httpx.ConnectError as exc:  # refused, unknown host: waiting does not help
+                raise ModelUnavailable(
+                    f"cannot connect to {self.base_url} (from {self.base_url_origin}): {self._clean(str(exc))}",
+                    hint="start the server, or check --base-url / OPENAI_BASE_URL",
+                ) from None
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last = f"{type(exc).__name__}: {self._clean(str(exc))}"
+            except httpx.TransportError as exc:  # e.g. an unsupported protocol: not worth a retry
+                raise ModelUnavailable(f"cannot reach {self.base_url}{path}: {self._clean(str(exc))}",
+                                       hint="check --base-url / OPENAI_BASE_URL") from None
             else:
-                if response.status_code < 400:
-                    try:
-                        data = response.json()
-                    except ValueError:
-                        raise ModelError(f"{self.base_url}{path} answered with text that is not JSON: "
-                                         f"{self._clean(response.text)!r}") from None
-                    if not isinstance(data, dict):
-                        raise ModelError(f"{self.base_url}{path} answered with JSON that is not an object")
-                    return data
-                message = self._clean(response.text)
-                if response.status_code not in RETRY_STATUS:
-                    if response.status_code == 400 and any(h in message.lower() for h in _TOO_LONG_HINTS):
-                        raise PromptTooLong(f"the server refused the prompt as too long: {message}")
-                    if response.status_code in (401, 403):
-                        raise ModelUnavailable(
-                            f"{self.base_url} refused the request ({response.status_code}): {message}",
-                            hint="set OPENAI_API_KEY in the environment",
-                        )
-                    if response.status_code == 404 and path != "/models":
-                        raise ModelUnavailable(
-                            f"{self.base_url}{path} does not exist (404): {message}",
-                            hint="check --base-url (it usually ends in /v1) and the model name",
-                        )
-                    raise ModelError(f"{self.base_url}{path} answered {response.status_code}: {message}")
-                last = f"HTTP {response.status_code}: {message}"
+                if response.status_code not in RETRY_STATUS or final(response):
+                    return response
+                last = f"HTTP {response.status_code}: {self._clean(response.text)}"
                 retry_after = response.headers.get("retry-after")
             if attempt < self.max_retries:
                 self.retries += 1
-                time.sleep(self._delay(attempt, retry_after))
+                delay = self._delay(attempt, retry_after)
+                warnings.warn(f"{self.base_url}{path}: {last[:200]}; retry {attempt + 1} of {self.max_retries} "
+                              f"in {delay:.1f} s", stacklevel=2)
+                time.sleep(delay)
         raise ModelUnavailable(
             f"could not get an answer from {self.base_url}{path} after {self.max_retries + 1} tries ({last})",
             hint="check that the server is running and reachable (--base-url or OPENAI_BASE_URL)",
         )
+
+    def _answer(self, response: httpx.Response, path: str) -> dict[str, Any]:
+        """The JSON body of a response, or the error it means."""
+        if response.status_code < 400:
+            try:
+                data = response.json()
+            except ValueError:
+                raise ModelError(f"{self.base_url}{path} answered with text that is not JSON: "
+                                 f"{self._clean(response.text)!r}") from None
+            if not isinstance(data, dict):
+                raise ModelError(f"{self.base_url}{path} answered with JSON that is not an object")
+            return data
+        message = self._clean(response.text)
+        if response.status_code in RETRY_STATUS:
+            raise ModelUnavailable(f"{self.base_url}{path} answered {response.status_code}: {message}")
+        if response.status_code == 400 and any(h in message.lower() for h in _TOO_LONG_HINTS):
+            raise PromptTooLong(f"the server refused the prompt as too long: {message}")
+        if response.status_code in (401, 403):
+            raise ModelUnavailable(
+                f"{self.base_url} refused the request ({response.status_code}): {message}",
+                hint="set OPENAI_API_KEY in the environment",
+            )
+        if response.status_code == 404 and path != "/models":
+            raise ModelUnavailable(
+                f"{self.base_url}{path} does not exist (404): {message}",
+                hint="check --base-url (it usually ends in /v1) and the model name",
+            )
+        raise ModelError(f"{self.base_url}{path} answered {response.status_code}: {message}")
 
     def _server_identity(self) -> str | None:
         if not self._server_model_known:
@@ -259,23 +321,24 @@ class OpenAIModel:
         """POST with a JSON-schema ``response_format`` in the form this server accepts.
 
         OpenAI and vLLM take ``{"type": "json_schema", ...}``; llama.cpp's server refuses it and takes
-        ``{"type": "json_object", "schema": ...}``. The first call probes the standard form once (no retries)
-        and falls back; the form that worked is remembered for later calls.
+        ``{"type": "json_object", "schema": ...}``. Until a server has answered, the standard form is sent; only
+        a refusal of it leads to trying llama.cpp's form, and the form the server accepted is kept. A network
+        failure or an overloaded server says nothing about the format and is handled as for any request.
         """
-        if self._schema_style is None:
-            body["response_format"] = _SCHEMA_FORMATS[0](schema)
-            try:
-                probe = self._client.post(path, json=body)
-            except (httpx.TransportError, httpx.TimeoutException):
-                probe = None
-            if probe is not None and probe.status_code < 400:
-                self._schema_style = 0
-                return self.request("POST", path, body) if not _is_json_object(probe) else probe.json()
-            if probe is not None and probe.status_code in (401, 403, 404, 429):
-                return self.request("POST", path, body)  # not about the format: the usual handling
-            self._schema_style = 1
-        body["response_format"] = _SCHEMA_FORMATS[self._schema_style](schema)
-        return self.request("POST", path, body)
+        style = self._schema_style or 0
+        body["response_format"] = _SCHEMA_FORMATS[style](schema)
+        probing = self._schema_style is None
+        response = self._send("POST", path, body, final=_refuses_format if probing else lambda r: False)
+        if probing and _refuses_format(response):
+            body["response_format"] = _SCHEMA_FORMATS[1](schema)
+            other = self._send("POST", path, body)
+            if other.status_code < 400:
+                self._schema_style = 1
+                return self._answer(other, path)
+            return self._answer(response, path)  # refused in both forms: the standard form's error
+        if self._schema_style is None and response.status_code < 400:
+            self._schema_style = 0
+        return self._answer(response, path)
 
     def _first_choice(self, data: dict[str, Any], path: str) -> dict[str, Any]:
         choices = data.get("choices")

@@ -103,6 +103,45 @@ def load_run(path: str | os.PathLike[str]) -> LoadedRun:
     return LoadedRun(path=root, info=info, responses=responses, torn_lines=torn)
 
 
+def dataset_path_for(run_dir: Path, dataset_dir: Path) -> str:
+    """How ``run.json`` records where the dataset lies: relative to the run folder when the two share a folder
+    above them (so moving both together keeps it valid), else absolute; never relative to where the command
+    was started. Readers try it relative to the run folder first (older runs: relative to their start folder)."""
+    run_abs, data_abs = run_dir.resolve(), dataset_dir.resolve()
+    common = Path(os.path.commonpath([run_abs, data_abs]))
+    if common == Path(common.anchor):
+        return str(data_abs)
+    return os.path.relpath(data_abs, run_abs)
+
+
+def settings_differences(previous: dict[str, Any], config: dict[str, Any], limit: int = 3) -> list[str]:
+    """The settings of ``config`` that differ from the run manifest ``previous``, as ``name: old → new``.
+
+    Nested settings are named by their path (``model.revision``); long values are shortened. The dataset's
+    location is not a setting (a moved dataset resumes), its content hash is.
+    """
+    found: list[str] = []
+
+    def short(value: Any) -> str:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return text if len(text) <= 60 else text[:57] + "…"
+
+    def walk(name: str, old: Any, new: Any) -> None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in [*old, *(k for k in new if k not in old)]:
+                walk(f"{name}.{key}", old.get(key), new.get(key))
+        elif old != new:
+            found.append(f"{name}: {short(old)} → {short(new)}")
+
+    for key, new in config.items():
+        old = previous.get(key)
+        if key == "dataset":
+            new = {k: v for k, v in new.items() if k != "path"}
+            old = {k: v for k, v in (old or {}).items() if k != "path"}
+        walk(key, old, new)
+    return found[:limit] + ([f"and {len(found) - limit} more"] if len(found) > limit else [])
+
+
 def write_json_atomic(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

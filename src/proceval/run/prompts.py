@@ -127,6 +127,21 @@ class PromptBuilder:
         rng = random.Random(content_id("few-shot", self.seed, item.id))
         return rng.sample(pool, min(self.k_shots, len(pool)))
 
+    def shortfall(self, items: list[Item]) -> dict[str, int] | None:
+        """For few-shot: how many of ``items`` get fewer than ``k_shots`` examples (worked examples come from
+        other scenarios of the same condition and question, with a correct answer), and the fewest any gets;
+        ``None`` when every item gets all of them."""
+        if self.strategy != "few-shot" or not self.k_shots:
+            return None
+        counts = []
+        for item in items:
+            pool = self._pool.get((item.condition_name, item.question_name), [])
+            counts.append(min(self.k_shots, sum(e.scenario_id != item.scenario_id for e in pool)))
+        short = [n for n in counts if n < self.k_shots]
+        if not short:
+            return None
+        return {"k_shots": self.k_shots, "items_short": len(short), "items": len(items), "fewest": min(short)}
+
     def exchange(self, item: Item, order: list[str] | None, answer: str, *, template: str = "item.j2"
                  ) -> list[Message]:
         """``item`` asked (options in ``order``) and answered, as a user and an assistant turn. ``answer`` is an

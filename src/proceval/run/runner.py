@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict
@@ -37,9 +38,11 @@ from proceval.run.io import (
     RUN_FILE,
     LoadedRun,
     ResponseLog,
+    dataset_path_for,
     load_run,
     read_responses,
     response_key,
+    settings_differences,
     write_json_atomic,
     write_responses_atomic,
 )
@@ -168,11 +171,16 @@ def run_dataset(
         builder = PromptBuilder(strategy, option_format=option_format, prompt_dir=prompt_dir, k_shots=k_shots,
                                 seed=seed, examples=items)
         subjects = make_subjects(lm.spec, system, personas)
+        if (short := builder.shortfall(selected)) is not None:
+            warnings.warn(f"few-shot: {short['items_short']} of {short['items']} items get fewer than {k_shots} "
+                          f"worked examples (as few as {short['fewest']}): examples come from other scenarios of the "
+                          "same condition and question; generate more scenarios or lower --k-shots", stacklevel=2)
         config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir, persona_order,
                          persona_memory)
         if solver != "model":  # the default solver adds nothing, so runs made before solvers existed resume
             config["solver"] = solver
     else:
+        short = None
         if personas:
             raise RunError(f"personas are model subjects; the {solver!r} solver has none", field="personas")
         answerer = factory()
@@ -180,6 +188,7 @@ def run_dataset(
         config = {"dataset": {"path": str(ds.path), "manifest_hash": ds.manifest_hash, "template": ds.template_name},
                   "solver": answerer.identity(), "seed": int(seed), "persona_order": persona_order,
                   "subjects": [{"id": s.id, "kind": s.kind} for s in subjects]}
+    config["dataset"]["path"] = dataset_path_for(Path(out), ds.path)
     scorers = load_scorers()
     # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
     config_hash = content_id({**config, "dataset": {**config["dataset"], "path": None}})
@@ -191,8 +200,9 @@ def run_dataset(
         previous = load_run(root).info
         if previous.get("config_hash") != config_hash:
             if not force:
+                differs = settings_differences(previous, config) or ["settings recorded by another version"]
                 raise RunError(
-                    "this directory holds a run with other settings (dataset, model, prompts or parameters)",
+                    "this directory holds a run with other settings: " + "; ".join(differs),
                     file=run_file,
                     hint="choose another --out, or pass --force to start this run over",
                 )
@@ -241,6 +251,7 @@ def run_dataset(
         **config,
         "limit": limit,
         "cache_path": str(cache.path) if cache else None,
+        **({"few_shot_shortfall": short} if short else {}),
         "backend_options": {k: v for k, v in backend_options.items() if "key" not in k.lower()},
         "platform": {"python": platform.python_version(), "machine": platform.machine()},
         "sessions": sessions,
@@ -255,12 +266,14 @@ def run_dataset(
                        wall_s=round(time.perf_counter() - started, 3))
         if error:
             session["error"] = error
-        responses, _ = read_responses(root / RESPONSES_FILE)
+        every, _ = read_responses(root / RESPONSES_FILE)
+        responses = [r for r in every if response_key(r) in positions]  # answers beyond a lower --limit: apart
         statuses = [r["status"] for r in responses]
         info["status"] = status
         info["counts"] = {
             "items": len(selected) * len(subjects),
             "responses": len(responses),
+            **({"beyond_limit": len(every) - len(responses)} if len(every) > len(responses) else {}),
             "ok": statuses.count("ok"),
             "invalid": statuses.count("invalid"),
             "too_long": statuses.count("too_long"),

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
 
 from proceval.dataset import Scenario, SkippedRow
 from proceval.errors import SourceError
 from proceval.templates import Template
-from proceval.templates.template import ENV, _names_in
-from proceval.templates.yamlio import load_yaml
+from proceval.templates.template import ENV, _names_in, sandbox_error
+from proceval.templates.yamlio import read_yaml
 
 
 def load_lexicon(template: Template) -> dict[str, list[Any]]:
@@ -31,7 +32,7 @@ def load_lexicon(template: Template) -> dict[str, list[Any]]:
         path = base / raw
         if not path.is_file():
             raise SourceError("lexicon file not found", file=path, field="lexicon")
-        data, _ = load_yaml(path.read_text(encoding="utf-8"), path, SourceError)
+        data, _ = read_yaml(path, SourceError)
         if not isinstance(data, dict):
             raise SourceError("a lexicon file is a mapping of list name → entries", file=path)
         raw, where = data, str(path)
@@ -93,6 +94,8 @@ def lexicon_scenarios(template: Template, n: int, seed: int = 0) -> Iterator[Sce
         except UndefinedError as exc:
             raise SourceError(f"lexicon entry lacks a field the fills use: {exc.message}",
                               hint=f"entries picked: {picks}") from None
+        except SecurityError as exc:
+            raise sandbox_error(exc, "variables (fill)") from None
         scenario = Scenario.of(template.name, values, {"kind": "lexicon", "picks": picks})
         if scenario.id in seen:
             yield SkippedRow(reason=f"duplicate scenario from lexicon picks {picks}")
@@ -114,8 +117,4 @@ def _render_twice(compiled: Any, context: dict[str, Any]) -> str:
     text = str(compiled.render(context)).strip()
     if "{{" in text:
         text = str(ENV.from_string(text).render(context)).strip()
-    return _capitalise_first(text)
-
-
-def _capitalise_first(text: str) -> str:
-    return text[:1].upper() + text[1:] if text else text
+    return text  # as written: a text that shows it capitalises where its sentence starts

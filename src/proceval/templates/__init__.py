@@ -7,6 +7,7 @@ from pathlib import Path
 
 from proceval.errors import TemplateError
 from proceval.templates.template import Condition, Template, load_template_text
+from proceval.templates.yamlio import read_yaml_text
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -29,10 +30,7 @@ def load_template(name_or_path: str | os.PathLike[str]) -> Template:
         if not path.is_file():
             hint = f"built-in templates: {', '.join(builtins)}; or give the path of a YAML file"
             raise TemplateError(f"no built-in template or file named {text_name!r}", hint=hint)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"not UTF-8 text (byte {exc.start})", file=display, hint="save the file as UTF-8") from None
+    text = read_yaml_text(path, TemplateError, display)
     return load_template_text(text, path=path, display=display)
 
 

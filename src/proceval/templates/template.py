@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
@@ -48,11 +49,16 @@ _SIMPLE_REFERENCE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 @dataclass
 class _Text:
-    """A compiled Jinja2 text and whether it depends on the condition (not only on the scenario)."""
+    """A compiled Jinja2 text (a story segment, question or option) and whether it depends on the condition.
+
+    Each such text is shown as its own sentence, so its first character is capitalised here, where the
+    sentence starts; values filled into the middle of a text are never changed.
+    """
 
     source: str
     compiled: Any
     per_condition: bool
+    where: str = ""  # the field it came from, for errors
 
     def __post_init__(self) -> None:
         # "{{ name }}" alone is the common case: look it up instead of running Jinja2
@@ -61,8 +67,22 @@ class _Text:
 
     def render(self, context: dict[str, Any]) -> str:
         if self.simple is not None:
-            return str(context[self.simple]).strip()
-        return str(self.compiled.render(context)).strip()
+            return sentence_start(str(context[self.simple]).strip())
+        try:
+            return sentence_start(str(self.compiled.render(context)).strip())
+        except SecurityError as exc:
+            raise sandbox_error(exc, self.where) from None
+
+
+def sentence_start(text: str) -> str:
+    """``text`` with its first character capitalised (the start of a sentence); the rest as it is."""
+    return text[:1].upper() + text[1:]
+
+
+def sandbox_error(exc: SecurityError, where: str) -> TemplateError:
+    """A text that tried something Jinja2's sandbox forbids (attribute internals, unsafe calls)."""
+    return TemplateError(f"the template tried something the sandbox forbids: {exc}", field=where or None,
+                         hint="texts may only read variables, factors and derived values (and simple filters)")
 
 
 @dataclass
@@ -162,6 +182,8 @@ class Template:
                     word = ENV.from_string(banned).render(values).strip()
                 except UndefinedError:
                     continue
+                except SecurityError as exc:
+                    raise sandbox_error(exc, f"variables.{name}.constraints.must_not_mention") from None
                 if word and word.lower() in str(value).lower():
                     problems.append(f"{name}: mentions {word!r}")
             for other in c.must_differ_from:
@@ -642,12 +664,13 @@ class _Renderer:
         if spec.python:
             per_condition |= set(spec.python.provides)
 
-        def compile_text(text: str) -> _Text:
-            return _Text(text, ENV.from_string(text), bool(_names_in(text) & per_condition))
+        def compile_text(text: str, where: str) -> _Text:
+            return _Text(text, ENV.from_string(text), bool(_names_in(text) & per_condition), where)
 
-        self.segments = [compile_text(s.text) for s in spec.story]
-        self.questions = [compile_text(q.text) for q in spec.questions]
-        self.options = [[(o.key, compile_text(o.text)) for o in q.response.options] for q in spec.questions]
+        self.segments = [compile_text(s.text, f"story.{s.name}") for s in spec.story]
+        self.questions = [compile_text(q.text, f"questions.{q.name}.text") for q in spec.questions]
+        self.options = [[(o.key, compile_text(o.text, f"questions.{q.name}.options.{o.key}"))
+                         for o in q.response.options] for q in spec.questions]
         self.answers = {
             qi: compile_expression(q.response.answer)
             for qi, q in enumerate(spec.questions)

@@ -1,4 +1,9 @@
-"""YAML loading that remembers where every key came from, so errors can name the line."""
+"""YAML loading that remembers where every key came from, so errors can name the line.
+
+Every YAML file proceval reads goes through here, with two limits against hostile or broken files: a size
+limit (checked before reading) and a limit on how much aliases (``*name``) may expand the document, so a
+few hundred bytes of nested aliases (a "billion laughs" file) are refused at once instead of filling memory.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ import yaml
 from proceval.errors import ProcevalError
 
 Path_ = tuple[str | int, ...]
+
+MAX_YAML_BYTES = 20_000_000  # far above any template, lexicon or study file; a bigger one is a mistake
+MAX_ALIAS_NODES = 100_000  # nodes that aliases may add to a document when they are expanded
 
 
 class LineMap(dict[Path_, int]):
@@ -27,8 +35,12 @@ class LineMap(dict[Path_, int]):
 def load_yaml(text: str, file: str | Path, error: type[ProcevalError] = ProcevalError) -> tuple[Any, LineMap]:
     """Parse ``text`` into plain Python data and a :class:`LineMap`.
 
-    Duplicate keys are an error (PyYAML would silently keep the last one).
+    Duplicate keys are an error (PyYAML would silently keep the last one). Texts over
+    :data:`MAX_YAML_BYTES` and documents whose aliases expand by more than :data:`MAX_ALIAS_NODES` nodes
+    are errors too.
     """
+    if len(text) > MAX_YAML_BYTES:
+        raise _too_big(len(text), file, error)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -43,7 +55,73 @@ def load_yaml(text: str, file: str | Path, error: type[ProcevalError] = Proceval
     lines = LineMap()
     if root is None:
         return None, lines
+    _check_aliases(root, file, error)
     return _convert(root, (), lines, file, error), lines
+
+
+def read_yaml(path: str | Path, error: type[ProcevalError] = ProcevalError) -> tuple[Any, LineMap]:
+    """Read the YAML file ``path`` with :func:`load_yaml` (see :func:`read_yaml_text`)."""
+    return load_yaml(read_yaml_text(path, error), path, error)
+
+
+def read_yaml_text(path: str | Path, error: type[ProcevalError] = ProcevalError, display: str | None = None) -> str:
+    """The text of a YAML file: UTF-8 (a BOM is dropped), at most :data:`MAX_YAML_BYTES`, checked before reading."""
+    file = Path(path)
+    where = display or file
+    try:
+        size = file.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise _too_big(size, where, error)
+        return file.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise error("no such file", file=where) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start})", file=where, hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise error(f"cannot read the file: {exc.strerror}", file=where) from None
+
+
+def _too_big(size: int, file: str | Path, error: type[ProcevalError]) -> ProcevalError:
+    return error(f"the YAML file is {size:,} bytes, more than the {MAX_YAML_BYTES:,} proceval reads",
+                 file=file, hint="large data belongs in a table file (--from FILE), not in YAML")
+
+
+def _check_aliases(root: yaml.Node, file: str | Path, error: type[ProcevalError]) -> None:
+    """Refuse a document whose aliases would expand it by more than MAX_ALIAS_NODES nodes.
+
+    The composed graph shares one node per anchor, so the expanded size is computed bottom-up in time
+    linear in the file, before anything is expanded.
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being sized: meeting one again is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not children_done and id(node) in open_:
+            raise error("an alias (*name) refers to a value that contains it", file=file,
+                        line=node.start_mark.line + 1, hint="YAML aliases here must not be recursive")
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 0) for c in children)
+            open_.discard(id(node))
+        else:
+            open_.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    expanded = sizes[id(root)]
+    if expanded - len(sizes) > MAX_ALIAS_NODES:
+        raise error(
+            f"aliases (*name) expand this document to {expanded:,} values, more than {MAX_ALIAS_NODES:,} "
+            "beyond what it writes out",
+            file=file,
+            hint="write the values out, or use fewer nested aliases",
+        )
 
 
 def _convert(node: yaml.Node, path: Path_, lines: LineMap, file: str | Path, error: type[ProcevalError]) -> Any:
