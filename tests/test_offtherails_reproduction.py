@@ -18,7 +18,7 @@ from proceval.analysis.ratings import rating_means, rating_rows
 from proceval.generate import generate
 from proceval.human_data import import_humans
 from proceval.study import load_study
-from tests.conftest import REPO, DATA
+from tests.conftest import DATA, REPO
 
 OTR = DATA / "offtherails"
 EXAMPLE = REPO / "examples" / "offtherails"

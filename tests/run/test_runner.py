@@ -62,7 +62,7 @@ def test_logprob_run_writes_counterbalanced_probabilities(tiny_hf, mixed_dataset
     assert counts["cache_hits"] == 0
     # the manifest names the model and dataset and holds no secrets
     assert run.info["model"]["provider"] == "hf" and run.info["model"]["revision"].startswith("sha256:")
-    assert run.info["dataset"]["manifest_hash"] == mixed_dataset.manifest_hash
+    assert run.info["dataset"]["content_hash"] == mixed_dataset.content_hash
     assert "item.j2" in run.info["prompts"]["templates"]
 
 
@@ -196,3 +196,33 @@ def test_run_json_is_valid_and_complete(tiny_hf, tiny_choice_dataset, tmp_path: 
         assert key in info
     for key in ("items", "calls", "cache_hits", "invalid", "too_long", "errors", "wall_s"):
         assert key in info["counts"]
+
+
+def test_a_regenerated_identical_dataset_is_the_same_dataset(tiny_hf, tmp_path: Path) -> None:
+    """Identity is the items and the template, not the manifest's provenance (created_at, template path)."""
+    from proceval.generate import generate
+    from proceval.templates import BUILTIN_DIR
+
+    copies = []
+    for name in ("a", "b"):  # the same template text loaded from two places
+        folder = tmp_path / f"templates-{name}"
+        folder.mkdir()
+        for file in ("tom.yaml", "tom_lexicon.yaml"):
+            (folder / file).write_bytes((BUILTIN_DIR / file).read_bytes())
+        copies.append(generate(folder / "tom.yaml", n=1, seed=3, out=tmp_path / f"data-{name}", progress=False))
+    first, second = copies
+    assert (first.path / "manifest.json").read_text() != (second.path / "manifest.json").read_text()
+    assert (first.path / "items.jsonl").read_bytes() == (second.path / "items.jsonl").read_bytes()
+    assert first.content_hash == second.content_hash
+
+    part = run_dataset(first, tiny_hf, tmp_path / "run", progress=False, limit=2)
+    assert len(part.responses) == 2
+    resumed = run_dataset(second, tiny_hf, tmp_path / "run", progress=False, limit=4)
+    assert resumed.info["sessions"][-1]["resumed_from"] == 2 and len(resumed.responses) == 4
+    assert resumed.info["dataset"]["path"] == str(second.path)
+
+    # other items are another dataset: the run refuses them
+    other = generate(BUILTIN_DIR / "tom.yaml", n=1, seed=4, out=tmp_path / "data-other", progress=False)
+    assert other.content_hash != first.content_hash
+    with pytest.raises(RunError, match="other settings"):
+        run_dataset(other, tiny_hf, tmp_path / "run", progress=False, limit=4)

@@ -250,7 +250,7 @@ def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, sett
             system: str | None, k_shots: int, subjects: list[Subject], prompt_dir: Any,
             persona_order: str, persona_memory: int) -> dict[str, Any]:
     return {
-        "dataset": {"path": str(dataset.path), "manifest_hash": dataset.manifest_hash,
+        "dataset": {"path": str(dataset.path), "content_hash": dataset.content_hash,
                     "template": dataset.template_name},
         "model": {"spec": model.spec, **asdict(model.identity)},
         "strategy": settings.strategy,
@@ -332,7 +332,8 @@ def run_dataset(
     subjects = make_subjects(lm.spec, system, personas)
     config = _config(ds, lm, builder, settings, system, k_shots, subjects, prompt_dir, persona_order,
                      persona_memory)
-    # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
+    # the dataset is identified by its content (items and template), not where it lies or when it was made,
+    # so a moved or regenerated identical dataset still resumes
     config_hash = content_id({**config, "dataset": {**config["dataset"], "path": None}})
 
     root = Path(out)
