@@ -226,3 +226,32 @@ def test_a_regenerated_identical_dataset_is_the_same_dataset(tiny_hf, tmp_path: 
     assert other.content_hash != first.content_hash
     with pytest.raises(RunError, match="other settings"):
         run_dataset(other, tiny_hf, tmp_path / "run", progress=False, limit=4)
+
+
+class _BreaksAfter:
+    """``model`` that raises an unexpected (non-proceval) error from its ``n``-th call on: a bug, not a fault."""
+
+    def __init__(self, model: Any, n: int) -> None:
+        self.model, self.n, self.calls = model, n, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def score(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls >= self.n:
+            raise ZeroDivisionError("division by zero in a backend")
+        return self.model.score(*args, **kwargs)
+
+
+def test_a_run_that_dies_of_an_unexpected_error_says_failed(tiny_hf, tiny_choice_dataset, tmp_path: Path) -> None:
+    with pytest.raises(ZeroDivisionError):
+        run_dataset(tiny_choice_dataset, _BreaksAfter(tiny_hf, 5), tmp_path / "run", progress=False)
+    info = json.loads((tmp_path / "run" / RUN_FILE).read_text())
+    assert info["status"] == "failed"
+    assert info["sessions"][-1]["status"] == "failed"
+    assert info["sessions"][-1]["error"] == "ZeroDivisionError: division by zero in a backend"
+    # each choice item costs 2 calls (both option orders): the 2 items answered before the 5th call are kept
+    assert info["counts"]["responses"] == 2
+    resumed = run_dataset(tiny_choice_dataset, tiny_hf, tmp_path / "run", progress=False)
+    assert resumed.complete and resumed.info["sessions"][-1]["resumed_from"] == 2

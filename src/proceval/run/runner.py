@@ -25,7 +25,7 @@ from typing import Any
 
 from proceval import __version__
 from proceval.dataset import Dataset, Item
-from proceval.errors import ModelError, RunError
+from proceval.errors import ModelError, ProcevalError, RunError
 from proceval.ids import content_id
 from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong, load_model
 from proceval.models.cache import CachedModel, CallCache
@@ -436,9 +436,9 @@ def run_dataset(
         log.close()
         update_info("interrupted")
         raise
-    except ModelUnavailable as exc:
+    except Exception as exc:  # the model went away, or a bug: run.json must not go on saying "running"
         log.close()
-        update_info("failed", str(exc))
+        update_info("failed", str(exc) if isinstance(exc, ProcevalError) else f"{type(exc).__name__}: {exc}")
         raise
     log.close()
     _compact(root, selected, subjects)
