@@ -114,6 +114,17 @@ analysis:
     assert [s.status for s in again.stages] == ["skipped", "skipped", "skipped"]
     assert (out / "runs" / "tiny" / "responses.jsonl").stat().st_mtime_ns == made
 
+    # a corrupt state file: said so, kept beside the new one; the regenerated dataset is the same dataset, so
+    # the run resumes on it without a single model call
+    (out / "study-state.json").write_text('{"generate": {"hash": ')
+    with pytest.warns(UserWarning, match=r"study-state\.json is unreadable .* moved to study-state\.json\.corrupt-"):
+        recovered = run_study(study, out=out, progress=False)
+    assert [s.status for s in recovered.stages] == ["ran", "resumed", "ran"]
+    (kept,) = out.glob("study-state.json.corrupt-*")
+    assert kept.read_text() == '{"generate": {"hash": '
+    assert set(json.loads((out / "study-state.json").read_text())) == {"generate", "run:tiny", "analyze"}
+    assert json.loads((out / "runs" / "tiny" / "run.json").read_text())["sessions"][-1]["calls"] == 0
+
     write(tmp_path, text.replace("n_boot: 200", "n_boot: 150"))
     changed = run_study(study, out=out, progress=False)
     assert [s.status for s in changed.stages] == ["skipped", "skipped", "ran"]

@@ -23,7 +23,9 @@ import difflib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -214,9 +216,16 @@ class _State:
         self.data: dict[str, Any] = {}
         if self.path.is_file():
             try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            except ValueError:
-                self.data = {}
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError(f"a JSON {type(data).__name__}, not an object")
+                self.data = data
+            except ValueError as exc:  # start afresh, but say so and keep the old file for a look
+                kept = self.path.with_name(f"{STATE_FILE}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+                os.replace(self.path, kept)
+                warnings.warn(f"{self.path} is unreadable ({exc}); it was moved to {kept.name} and every "
+                              "stage is checked again, redoing those whose inputs cannot be confirmed",
+                              stacklevel=2)
 
     def matches(self, stage: str, digest: str) -> bool:
         return bool(self.data.get(stage, {}).get("hash") == digest)
