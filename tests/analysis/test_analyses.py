@@ -231,7 +231,18 @@ def test_accuracy_table_on_plain_frames_is_deterministic(tmp_path: Path) -> None
     first = accuracy_table(frame, ["condition_name"], seed=7, n_boot=200)
     again = accuracy_table(frame, ["condition_name"], seed=7, n_boot=200)
     pd.testing.assert_frame_equal(first, again)
-    assert json.loads(first.to_json())  # plain numbers only
+    # counted from the run file itself, not through the analysis code
+    answers: dict[str, list[bool]] = {}
+    for line in (tmp_path / "run" / "responses.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        answers.setdefault(row["condition_name"], []).append(row["correct"])
+    records = json.loads(first.to_json(orient="records"))  # plain numbers: the table survives JSON
+    assert len(records) == len(answers) == 4
+    for record in records:
+        right = answers[record["condition_name"]]
+        assert (record["n"], record["correct"]) == (len(right), sum(right))
+        assert record["accuracy"] == pytest.approx(sum(right) / len(right))
+        assert record["ci_low"] <= record["accuracy"] <= record["ci_high"]
 
 
 def test_two_runs_of_one_model_are_two_subjects(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import shutil
@@ -70,13 +71,27 @@ def test_files_written(report: Path) -> None:
     assert summary["humans"]["participants"] == 6
 
 
-def test_summary_numbers_match_the_csv_tables(report: Path) -> None:
+def test_summary_numbers_match_the_csv_tables_and_the_answers(report: Path) -> None:
     summary = json.loads((report / "summary.json").read_text())
     table = summary["analyses"]["accuracy"]["tables"]["overall"]
-    csv_lines = (report / table["csv"]).read_text().splitlines()
-    assert len(csv_lines) == len(table["rows"]) + 1
-    for row in table["rows"]:
-        assert row["accuracy"] == pytest.approx(row["correct"] / row["n"])
+    with (report / table["csv"]).open(newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [row["subject"] for row in csv_rows] == [row["subject"] for row in table["rows"]]
+    for csv_row, row in zip(csv_rows, table["rows"], strict=True):
+        assert int(csv_row["n"]) == row["n"] and int(csv_row["correct"]) == row["correct"]
+        assert float(csv_row["accuracy"]) == pytest.approx(row["accuracy"])
+    # counted from the files the subjects wrote: the runs' `correct` and the human table against the answers
+    right: dict[str, list[bool]] = {}
+    for run in ("model-a", "model-b"):
+        for line in (report.parent / run / "responses.jsonl").read_text().splitlines():
+            answer = json.loads(line)
+            right.setdefault(answer["subject"], []).append(answer["correct"])
+    key = {json.loads(line)["id"]: json.loads(line)["answer"]
+           for line in (report.parent / "ds" / "items.jsonl").read_text().splitlines()}
+    with (report.parent / "humans.csv").open(newline="") as f:
+        right["humans"] = [row["response"] == key[row["item_id"]] for row in csv.DictReader(f)]
+    assert {row["subject"]: (row["n"], row["correct"], row["accuracy"]) for row in table["rows"]} == {
+        subject: (len(hits), sum(hits), pytest.approx(sum(hits) / len(hits))) for subject, hits in right.items()}
 
 
 def test_html_is_self_contained_and_escapes_data(report: Path) -> None:
