@@ -61,6 +61,7 @@ def test_files_written(report: Path) -> None:
     for name in ("accuracy", "joint", "calibration", "humans", "position_bias"):
         entry = summary["analyses"][name]
         assert entry["status"] == "ok", name
+        assert entry["tables"] and entry["figures"], name  # the loops below check something
         for figure in entry["figures"]:
             assert (report / figure["png"]).stat().st_size > 0
             assert (report / figure["svg"]).read_text().lstrip().startswith("<?xml")
