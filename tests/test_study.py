@@ -194,3 +194,35 @@ def test_docs_study_example_is_a_valid_study(tmp_path: Path) -> None:
     assert block is not None
     loaded = load_study(write(tmp_path, block.group(1)))
     assert [s.run_name for s in loaded.study.subjects] == ["smollm2-zero-shot", "smollm2-cot"]
+
+
+@pytest.mark.slow
+def test_check_writes_nothing_and_force_redoes_every_stage(tmp_path: Path, tiny_model: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    study = write(tmp_path, f"""\
+name: tiny
+dataset: {{template: tom, n: 1}}
+subjects:
+  - {{name: tiny, model: "hf/{tiny_model}", scoring: logprob, limit: 3, options: {{n_threads: 1}}}}
+analysis: {{n_boot: 100, analyses: [accuracy]}}
+""")
+    out = tmp_path / "out"
+    assert main(["study", str(study), "--check", "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # the terminal may wrap
+    assert printed.startswith(f"ok {study}: study tiny")
+    hashes = stage_hashes(load_study(study), out)
+    assert list(hashes) == ["generate", "run:tiny", "analyze"]
+    for stage, digest in hashes.items():
+        assert f"{stage} inputs {digest}" in printed
+    assert not out.exists()  # a check runs nothing
+
+    assert main(["study", str(study), "--out", str(out)]) == 0
+    made = {p: p.stat().st_mtime_ns for p in (out / "dataset" / "items.jsonl", out / "report" / "summary.json")}
+    capsys.readouterr()
+    assert main(["study", str(study), "--out", str(out), "--force"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped" not in printed and printed.count("ran") >= 3
+    assert all(path.stat().st_mtime_ns != before for path, before in made.items())
+    run = json.loads((out / "runs" / "tiny" / "run.json").read_text())
+    assert run["status"] == "complete" and run["counts"]["responses"] == 3
+    assert run["sessions"][-1]["calls"] > 0  # the answers were asked again, not read back

@@ -23,6 +23,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -376,6 +377,8 @@ def run_study(
         resumed = run_dir.exists() and not changed
         if changed:
             state.forget(stage)
+        if force and run_dir.exists():  # redo means ask again: neither the answers nor the call cache are kept
+            shutil.rmtree(run_dir)
         say(f"run: {subject.model} ({subject.strategy}, {subject.scoring}) → {run_dir}")
         seed = spec.seed if subject.seed is None else subject.seed
         run_dataset(
