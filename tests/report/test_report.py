@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,60 @@ def test_cli_refuses_runs_of_different_datasets(report: Path, tmp_path: Path,
     code = main(["analyze", str(report.parent / "model-a"), str(tmp_path / "other-run"), "--out", str(tmp_path / "x")])
     assert code == 2
     assert "different datasets" in capsys.readouterr().err
+
+
+def _schema_keys(block: str, section: str) -> set[str]:
+    """The quoted key names the schema text lists for ``section`` (a top-level key), values excluded."""
+    lines = block.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f'  "{section}":'))
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r'  "\w+":', lines[i])), len(lines))
+    body = "\n".join(lines[start:end]).split(":", 1)[1]
+    body = re.sub(r"#.*", "", body)  # comments
+    return set(re.findall(r'(?<!\| )"([a-z0-9_]+)"(?=\s*[:,}\]\n]|\s*$)', body))
+
+
+def test_summary_json_has_exactly_the_keys_docs_summary_schema_lists(report: Path) -> None:
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "summary-schema.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(.*?)```", doc, flags=re.S)
+    assert block
+    text = block.group(1)
+    summary = json.loads((report / "summary.json").read_text())
+    assert set(summary) == set(re.findall(r'^  "(\w+)":', text, flags=re.M))
+    assert set(summary["dataset"]) == _schema_keys(text, "dataset")
+    assert summary["subjects"] and all(set(s) == _schema_keys(text, "subjects") for s in summary["subjects"])
+    assert set(summary["humans"]) == _schema_keys(text, "humans")
+    assert set(summary["settings"]) == _schema_keys(text, "settings")
+    entry_keys = set(re.findall(r'^      "(\w+)":', text, flags=re.M))  # one analysis's entry
+    (table_spec,) = re.findall(r'"tables": \{TABLE: \{(.*)\}\}', text)
+    (figure_spec,) = re.findall(r'"figures": \[\{(.*)\}\]', text)
+    table_keys, figure_keys = (set(re.findall(r'"(\w+)"(?=[:,]|$)', spec)) for spec in (table_spec, figure_spec))
+    assert len(entry_keys) >= 8 and table_keys == {"csv", "rows"} and len(figure_keys) == 4
+    for name, entry in summary["analyses"].items():
+        assert set(entry) == entry_keys, name
+        assert all(set(table) == table_keys for table in entry["tables"].values())
+        assert all(set(figure) == figure_keys for figure in entry["figures"])
+
+    # the headline numbers: every `path.{placeholder}: {keys}` of the table, on each analysis that ran
+    checked = 0
+    for row in re.findall(r"^\| `(\w+)` \| (.*) \|$", doc, flags=re.M):
+        name, spec = row
+        entry = summary["analyses"].get(name)
+        if entry is None or entry["status"] != "ok":  # not run on this report's data
+            continue
+        literal = set(re.findall(r"`(\w+)`", spec))  # documented keys beside the per-subject ones
+        for path, keys in re.findall(r"`([^`:]+): \{([^}]+)\}`", spec):
+            if ":" in keys:  # `{key: value}` describes a mapping, not a list of keys
+                continue
+            documented = {key.strip() for key in keys.split(",")}
+            nodes = [entry["numbers"]]
+            for part in path.split("."):
+                if part.startswith("{"):
+                    nodes = [value for node in nodes for key, value in node.items() if key not in literal]
+                else:  # a part may be absent where the data has nothing for it (no rating items)
+                    nodes = [node[part] for node in nodes if part in node]
+            for node in nodes:
+                assert set(node) == documented, (name, path)
+                checked += 1
+    assert checked >= 10
