@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,3 +256,37 @@ def test_a_run_that_dies_of_an_unexpected_error_says_failed(tiny_hf, tiny_choice
     assert info["counts"]["responses"] == 2
     resumed = run_dataset(tiny_choice_dataset, tiny_hf, tmp_path / "run", progress=False)
     assert resumed.complete and resumed.info["sessions"][-1]["resumed_from"] == 2
+
+
+class _Recording(_BreaksAfter):
+    """``model`` that keeps the messages of every scoring call."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model, n=10**9)
+        self.prompts: list[list[Any]] = []
+
+    def score(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+        self.prompts.append(list(messages))
+        return super().score(messages, *args, **kwargs)
+
+
+def test_a_few_shot_run_shows_worked_examples_of_other_scenarios(tiny_hf, tiny_choice_dataset,
+                                                                  tmp_path: Path) -> None:
+    model = _Recording(tiny_hf)
+    run = run_dataset(tiny_choice_dataset, model, tmp_path / "run", strategy="few-shot", k_shots=2, progress=False)
+    assert run.complete and run.info["strategy"] == "few-shot" and run.info["k_shots"] == 2
+    assert len(run.responses) == 12 and len(model.prompts) == 24  # 12 items × 2 option orders
+    story = re.compile(r"Story number (\d+) in condition (\w+)\.")
+    for messages in model.prompts:
+        roles = [m.role for m in messages]
+        assert roles == ["user", "assistant", "user", "assistant", "user"]  # two worked examples, then the item
+        (asked,) = story.findall(messages[-1].content)
+        shown = [story.findall(m.content)[0] for m in messages[:-1] if m.role == "user"]
+        # examples of the same condition from other scenarios, each answered
+        assert all(condition == asked[1] and scenario != asked[0] for scenario, condition in shown)
+        assert len(set(shown)) == 2
+        # each example is answered correctly: the chosen label's option is "yes" in condition true, else "no"
+        for question, reply in zip(messages[0:4:2], messages[1:4:2], strict=True):
+            label = reply.content.removeprefix("Answer:").strip()
+            (chosen,) = re.findall(rf"^{label}\. (\w+)$", question.content, flags=re.M)
+            assert chosen == ("yes" if asked[1] == "true" else "no")
