@@ -226,3 +226,44 @@ analysis: {{n_boot: 100, analyses: [accuracy]}}
     run = json.loads((out / "runs" / "tiny" / "run.json").read_text())
     assert run["status"] == "complete" and run["counts"]["responses"] == 3
     assert run["sessions"][-1]["calls"] > 0  # the answers were asked again, not read back
+
+
+@pytest.mark.slow
+def test_a_studys_from_and_humans_are_used(tmp_path: Path, tiny_model: Path) -> None:
+    """`from:` imports the table rows (not the lexicon) and `humans:` reaches the report; editing the human
+    table redoes only the report."""
+    from proceval.generate import generate
+    from tests.conftest import DATA
+
+    rows = (DATA / "bigtom" / "bigtom.csv").read_text(encoding="utf-8").splitlines()[:2]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    items = generate("tom", out=tmp_path / "expected", from_files=[tmp_path / "rows.csv"], progress=False).items
+    # every fourth answer names no option: invalid, so wrong
+    answers = [(p, item.id, item.answer if (n + k) % 4 else "x")
+               for n, p in enumerate(("P1", "P2")) for k, item in enumerate(items)]
+    (tmp_path / "humans.csv").write_text(
+        "participant,item_id,response\n" + "".join(f"{p},{i},{a}\n" for p, i, a in answers), encoding="utf-8")
+    study = write(tmp_path, f"""\
+name: imported
+dataset: {{template: tom, from: [rows.csv]}}
+subjects:
+  - {{name: tiny, model: "hf/{tiny_model}", scoring: logprob, limit: 2, options: {{n_threads: 1}}}}
+humans: humans.csv
+analysis: {{n_boot: 100, analyses: [accuracy]}}
+""")
+    out = tmp_path / "out"
+    result = run_study(study, out=out, progress=False)
+    manifest = json.loads((out / "dataset" / "manifest.json").read_text())
+    assert manifest["source"]["kind"] == "table" and manifest["n_scenarios"] == 2 and manifest["n_items"] == 50
+    assert [item.id for item in result.dataset.items] == [item.id for item in items]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert summary["humans"]["participants"] == 2 and summary["humans"]["rows"] == 100
+    humans = summary["analyses"]["accuracy"]["numbers"]["overall"]["humans"]
+    right = sum(a != "x" for _, _, a in answers)
+    assert humans["n"] == 100 and humans["accuracy"] == pytest.approx(right / 100)
+
+    (tmp_path / "humans.csv").write_text("participant,item_id,response\n" + "".join(
+        f"{p},{i},{a}\n" for p, i, a in answers if p == "P1"), encoding="utf-8")
+    again = run_study(study, out=out, progress=False)
+    assert [s.status for s in again.stages] == ["skipped", "skipped", "ran"]
+    assert json.loads((out / "report" / "summary.json").read_text())["humans"]["participants"] == 1
