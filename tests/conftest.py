@@ -25,21 +25,23 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    return str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
+    report = outcome.get_result()
     if report.skipped and not hasattr(report, "wasxfail") and _in_ci():
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
-        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+        report.longrepr = f"skipped under CI=true, where every test must run: {_skip_reason(report)}"
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     """A whole module skipped at import (module-level ``importorskip``) fails the session the same way."""
     if report.skipped and _in_ci():
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        _SKIPPED_MODULES.append(f"{report.nodeid}: {reason}")
+        _SKIPPED_MODULES.append(f"{report.nodeid}: {_skip_reason(report)}")
 
 
 _SKIPPED_MODULES: list[str] = []
