@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Services the human-study tests need: a PostgreSQL server and Debian's chromium (+ driver).
 # Sourced by .ci/run on a fresh Debian machine as root; idempotent, quiet, fast when already set up.
-# Exports PROCEVAL_TEST_POSTGRES_URL (tests/humans use it) and PROCEVAL_CHROMIUM.
+# Exports PROCEVAL_TEST_POSTGRES_URL (tests/humans use it) and PROCEVAL_CHROMIUM; returns non-zero, saying
+# why, when any of it fails.
 
 _proceval_services() {
   local need=()
@@ -39,7 +40,9 @@ _proceval_services() {
     su postgres -c "psql -p $port -tAc 'select 1'" >/dev/null 2>&1 && break
     sleep 0.5
   done
-  su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -q" >/dev/null 2>&1 <<SQL || true
+  # the role and database the tests use: any failure here is reported with psql's own message
+  su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -q" >/dev/null <<SQL \
+    || { echo "services.sh: could not create the PostgreSQL role proceval (psql's error above)" >&2; return 1; }
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'proceval') THEN
     CREATE ROLE proceval LOGIN PASSWORD 'proceval' CREATEDB;
@@ -47,13 +50,23 @@ DO \$\$ BEGIN
 END \$\$;
 SQL
   local exists
-  exists=$(su postgres -c "psql -p $port -tAc \"select 1 from pg_database where datname = 'proceval_test'\"" 2>/dev/null || true)
+  exists=$(su postgres -c "psql -p $port -tAc \"select 1 from pg_database where datname = 'proceval_test'\"") \
+    || { echo "services.sh: could not query PostgreSQL on port $port (psql's error above)" >&2; return 1; }
   if [ "$exists" != "1" ]; then
-    su postgres -c "createdb -p $port -O proceval proceval_test" >/dev/null 2>&1 || true
+    su postgres -c "createdb -p $port -O proceval proceval_test" \
+      || { echo "services.sh: could not create the database proceval_test (createdb's error above)" >&2; return 1; }
   fi
   export PROCEVAL_TEST_POSTGRES_URL="postgresql+psycopg://proceval:proceval@127.0.0.1:$port/proceval_test"
   export PROCEVAL_CHROMIUM=/usr/bin/chromium
 }
 
-_proceval_services || echo "services.sh: some test services are unavailable; the tests that need them will say so" >&2
+# a failure is loud: .ci/run (set -e) stops here; a user who sources this by hand sees what is missing
+_proceval_services_status=0
+_proceval_services || _proceval_services_status=$?
 unset -f _proceval_services
+if [ "$_proceval_services_status" -ne 0 ]; then
+  unset _proceval_services_status
+  echo "services.sh: the test services could not be set up (see above); the tests that need them will skip" >&2
+  return 1
+fi
+unset _proceval_services_status

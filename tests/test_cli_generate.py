@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from proceval.cli.main import main
 from tests.conftest import DATA
 
 BIGTOM = DATA / "bigtom" / "bigtom.csv"
@@ -72,3 +76,23 @@ def test_every_listed_command_has_working_help() -> None:
         result = proceval(name, "--help")
         assert result.returncode == 0, f"proceval {name} --help failed: {result.stderr[-1000:]}"
         assert result.stdout.startswith(f"usage: proceval {name}")
+
+
+def test_generate_strict_stops_at_the_first_bad_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--strict` turns the first unusable row into an error naming file and line; without it the row is
+    skipped and counted."""
+    lines = BIGTOM.read_text(encoding="utf-8").splitlines()[:3]
+    lines[2] = lines[2].rsplit(";", 1)[0]  # one field short
+    source = tmp_path / "rows.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["generate", "tom", "--from", str(source), "--strict", "--out", str(tmp_path / "strict")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"error: {source}:3: ") and "expected 19 fields, found 18" in err[0]
+    assert "Traceback" not in "\n".join(err) and not (tmp_path / "strict").exists()
+
+    assert main(["generate", "tom", "--from", str(source), "--out", str(tmp_path / "lenient")]) == 0
+    manifest = json.loads((tmp_path / "lenient" / "manifest.json").read_text())
+    assert manifest["n_scenarios"] == 2 and manifest["n_items"] == 50  # rows 1 and 2 (the file has no header)
+    assert [(s["line"], s["reason"]) for s in manifest["skipped"]] == [(3, "expected 19 fields, found 18")]
+    out = "".join(capsys.readouterr().out.split())
+    assert "skipped1row(s)" in out and f"{source}:3:expected19fields,found18" in out

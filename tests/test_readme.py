@@ -48,4 +48,9 @@ def test_readme_tour(tmp_path: Path) -> None:
     assert len(responses) == 20
     assert (tmp_path / "reports/tom/report.html").is_file()
     summary = json.loads((tmp_path / "reports/tom/summary.json").read_text())
-    assert summary
+    assert summary["dataset"]["n_items"] == 100
+    # the report's headline, against the run's own answers
+    right = [json.loads(line)["correct"] for line in responses]
+    overall = summary["analyses"]["accuracy"]["numbers"]["overall"]["local/smollm2-135m"]
+    assert overall["n"] == 20 and overall["accuracy"] == pytest.approx(sum(right) / 20)
+    assert overall["ci"][0] <= overall["accuracy"] <= overall["ci"][1]

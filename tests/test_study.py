@@ -114,6 +114,17 @@ analysis:
     assert [s.status for s in again.stages] == ["skipped", "skipped", "skipped"]
     assert (out / "runs" / "tiny" / "responses.jsonl").stat().st_mtime_ns == made
 
+    # a corrupt state file: said so, kept beside the new one; the regenerated dataset is the same dataset, so
+    # the run resumes on it without a single model call
+    (out / "study-state.json").write_text('{"generate": {"hash": ')
+    with pytest.warns(UserWarning, match=r"study-state\.json is unreadable .* moved to study-state\.json\.corrupt-"):
+        recovered = run_study(study, out=out, progress=False)
+    assert [s.status for s in recovered.stages] == ["ran", "resumed", "ran"]
+    (kept,) = out.glob("study-state.json.corrupt-*")
+    assert kept.read_text() == '{"generate": {"hash": '
+    assert set(json.loads((out / "study-state.json").read_text())) == {"generate", "run:tiny", "analyze"}
+    assert json.loads((out / "runs" / "tiny" / "run.json").read_text())["sessions"][-1]["calls"] == 0
+
     write(tmp_path, text.replace("n_boot: 200", "n_boot: 150"))
     changed = run_study(study, out=out, progress=False)
     assert [s.status for s in changed.stages] == ["skipped", "skipped", "ran"]
@@ -183,3 +194,76 @@ def test_docs_study_example_is_a_valid_study(tmp_path: Path) -> None:
     assert block is not None
     loaded = load_study(write(tmp_path, block.group(1)))
     assert [s.run_name for s in loaded.study.subjects] == ["smollm2-zero-shot", "smollm2-cot"]
+
+
+@pytest.mark.slow
+def test_check_writes_nothing_and_force_redoes_every_stage(tmp_path: Path, tiny_model: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    study = write(tmp_path, f"""\
+name: tiny
+dataset: {{template: tom, n: 1}}
+subjects:
+  - {{name: tiny, model: "hf/{tiny_model}", scoring: logprob, limit: 3, options: {{n_threads: 1}}}}
+analysis: {{n_boot: 100, analyses: [accuracy]}}
+""")
+    out = tmp_path / "out"
+    assert main(["study", str(study), "--check", "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # the terminal may wrap
+    assert printed.startswith(f"ok {study}: study tiny")
+    hashes = stage_hashes(load_study(study), out)
+    assert list(hashes) == ["generate", "run:tiny", "analyze"]
+    for stage, digest in hashes.items():
+        assert f"{stage} inputs {digest}" in printed
+    assert not out.exists()  # a check runs nothing
+
+    assert main(["study", str(study), "--out", str(out)]) == 0
+    made = {p: p.stat().st_mtime_ns for p in (out / "dataset" / "items.jsonl", out / "report" / "summary.json")}
+    capsys.readouterr()
+    assert main(["study", str(study), "--out", str(out), "--force"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped" not in printed and printed.count("ran") >= 3
+    assert all(path.stat().st_mtime_ns != before for path, before in made.items())
+    run = json.loads((out / "runs" / "tiny" / "run.json").read_text())
+    assert run["status"] == "complete" and run["counts"]["responses"] == 3
+    assert run["sessions"][-1]["calls"] > 0  # the answers were asked again, not read back
+
+
+@pytest.mark.slow
+def test_a_studys_from_and_humans_are_used(tmp_path: Path, tiny_model: Path) -> None:
+    """`from:` imports the table rows (not the lexicon) and `humans:` reaches the report; editing the human
+    table redoes only the report."""
+    from proceval.generate import generate
+    from tests.conftest import DATA
+
+    rows = (DATA / "bigtom" / "bigtom.csv").read_text(encoding="utf-8").splitlines()[:2]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    items = generate("tom", out=tmp_path / "expected", from_files=[tmp_path / "rows.csv"], progress=False).items
+    # every fourth answer names no option: invalid, so wrong
+    answers = [(p, item.id, item.answer if (n + k) % 4 else "x")
+               for n, p in enumerate(("P1", "P2")) for k, item in enumerate(items)]
+    (tmp_path / "humans.csv").write_text(
+        "participant,item_id,response\n" + "".join(f"{p},{i},{a}\n" for p, i, a in answers), encoding="utf-8")
+    study = write(tmp_path, f"""\
+name: imported
+dataset: {{template: tom, from: [rows.csv]}}
+subjects:
+  - {{name: tiny, model: "hf/{tiny_model}", scoring: logprob, limit: 2, options: {{n_threads: 1}}}}
+humans: humans.csv
+analysis: {{n_boot: 100, analyses: [accuracy]}}
+""")
+    out = tmp_path / "out"
+    result = run_study(study, out=out, progress=False)
+    manifest = json.loads((out / "dataset" / "manifest.json").read_text())
+    assert manifest["source"]["kind"] == "table" and manifest["n_scenarios"] == 2 and manifest["n_items"] == 50
+    assert [item.id for item in result.dataset.items] == [item.id for item in items]
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert summary["humans"]["participants"] == 2 and summary["humans"]["rows"] == 100
+    humans = summary["analyses"]["accuracy"]["numbers"]["overall"]["humans"]
+    right = sum(a != "x" for _, _, a in answers)
+    assert humans["n"] == 100 and humans["accuracy"] == pytest.approx(right / 100)
+
+    (tmp_path / "humans.csv").write_text("participant,item_id,response\n" + "".join(
+        f"{p},{i},{a}\n" for p, i, a in answers if p == "P1"), encoding="utf-8")
+    again = run_study(study, out=out, progress=False)
+    assert [s.status for s in again.stages] == ["skipped", "skipped", "ran"]
+    assert json.loads((out / "report" / "summary.json").read_text())["humans"]["participants"] == 1

@@ -8,6 +8,10 @@ A dataset directory holds
 - ``manifest.json``    what made it: proceval version, template name and hash, source, seed, counts,
   skipped rows with reasons (:class:`Manifest`).
 
+A dataset is identified by its content (:attr:`Dataset.content_hash`: its items and its template), not by
+its manifest, which also records when and from where it was made: regenerating the same items gives the
+same identity, so runs resume on it.
+
 Directories are written to a temporary sibling and renamed at the end (:class:`DatasetWriter`), so an
 interrupted generation never leaves a half-written dataset behind.
 """
@@ -22,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -217,10 +222,13 @@ class Dataset:
     def template_name(self) -> str:
         return str(self.manifest.template.get("name", ""))
 
-    @property
-    def manifest_hash(self) -> str:
-        """sha256 of ``manifest.json``: identifies the dataset in run manifests."""
-        return file_sha256(str(self.path / MANIFEST_FILE))
+    @cached_property
+    def content_hash(self) -> str:
+        """The dataset's identity in run manifests: a hash of its items and its template's text.
+
+        Only what a subject is asked counts; ``created_at``, paths and other provenance do not.
+        """
+        return content_id(file_sha256(str(self.path / ITEMS_FILE)), self.manifest.template.get("hash"), length=64)
 
     def __len__(self) -> int:
         return self.manifest.n_items

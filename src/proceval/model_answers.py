@@ -135,7 +135,7 @@ def import_model_answers(
         "proceval_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "status": "complete",
-        "dataset": {"path": str(ds.path), "manifest_hash": ds.manifest_hash, "template": ds.template_name},
+        "dataset": {"path": str(ds.path), "content_hash": ds.content_hash, "template": ds.template_name},
         "model": None,
         "subjects": [{"id": s, "kind": "model"} for s in subjects],
         "strategy": IMPORTED,

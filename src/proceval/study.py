@@ -23,7 +23,10 @@ import difflib
 import json
 import os
 import re
+import shutil
+import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -214,9 +217,16 @@ class _State:
         self.data: dict[str, Any] = {}
         if self.path.is_file():
             try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            except ValueError:
-                self.data = {}
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError(f"a JSON {type(data).__name__}, not an object")
+                self.data = data
+            except ValueError as exc:  # start afresh, but say so and keep the old file for a look
+                kept = self.path.with_name(f"{STATE_FILE}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+                os.replace(self.path, kept)
+                warnings.warn(f"{self.path} is unreadable ({exc}); it was moved to {kept.name} and every "
+                              "stage is checked again, redoing those whose inputs cannot be confirmed",
+                              stacklevel=2)
 
     def matches(self, stage: str, digest: str) -> bool:
         return bool(self.data.get(stage, {}).get("hash") == digest)
@@ -370,6 +380,8 @@ def run_study(
         resumed = run_dir.exists() and not changed
         if changed:
             state.forget(stage)
+        if force and run_dir.exists():  # redo means ask again: neither the answers nor the call cache are kept
+            shutil.rmtree(run_dir)
         say(f"run: {subject.model} ({subject.strategy}, {subject.scoring}) → {run_dir}")
         seed = spec.seed if subject.seed is None else subject.seed
         run_dataset(

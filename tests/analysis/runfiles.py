@@ -51,7 +51,7 @@ def write_run(dataset: Dataset, out: Path, answer: Answer, *, subject: str = "lo
     with (out / "responses.jsonl").open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    info = {"dataset": {"path": str(dataset.path), "manifest_hash": dataset.manifest_hash,
+    info = {"dataset": {"path": str(dataset.path), "content_hash": dataset.content_hash,
                         "template": dataset.template_name},
             "model": {"spec": subject, "provider": subject.split("/")[0], "name": subject.split("/", 1)[-1]},
             "strategy": strategy, "scoring": scoring, "seed": seed,

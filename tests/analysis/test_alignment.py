@@ -36,7 +36,7 @@ def _write_persona_run(out: Path, dataset: Dataset, correct: np.ndarray, spec: s
                     "subject_kind": "persona", "choice": "a" if ok else "b", "correct": bool(ok), "status": "ok",
                 }) + "\n")
     (out / "run.json").write_text(json.dumps({
-        "dataset": {"path": str(dataset.path), "manifest_hash": dataset.manifest_hash},
+        "dataset": {"path": str(dataset.path), "content_hash": dataset.content_hash},
         "model": {"spec": spec},
     }))
     return out

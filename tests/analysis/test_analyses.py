@@ -231,7 +231,18 @@ def test_accuracy_table_on_plain_frames_is_deterministic(tmp_path: Path) -> None
     first = accuracy_table(frame, ["condition_name"], seed=7, n_boot=200)
     again = accuracy_table(frame, ["condition_name"], seed=7, n_boot=200)
     pd.testing.assert_frame_equal(first, again)
-    assert json.loads(first.to_json())  # plain numbers only
+    # counted from the run file itself, not through the analysis code
+    answers: dict[str, list[bool]] = {}
+    for line in (tmp_path / "run" / "responses.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        answers.setdefault(row["condition_name"], []).append(row["correct"])
+    records = json.loads(first.to_json(orient="records"))  # plain numbers: the table survives JSON
+    assert len(records) == len(answers) == 4
+    for record in records:
+        right = answers[record["condition_name"]]
+        assert (record["n"], record["correct"]) == (len(right), sum(right))
+        assert record["accuracy"] == pytest.approx(sum(right) / len(right))
+        assert record["ci_low"] <= record["accuracy"] <= record["ci_high"]
 
 
 def test_two_runs_of_one_model_are_two_subjects(tmp_path: Path) -> None:
@@ -249,3 +260,30 @@ def test_two_runs_of_one_model_are_two_subjects(tmp_path: Path) -> None:
     assert numbers["local/test-model [zero-shot]"]["accuracy"] == 1.0
     assert numbers["local/test-model [cot]"]["accuracy"] == 0.0
     assert numbers["local/other-model"]["accuracy"] == 1.0
+
+
+def test_a_parquet_human_table_reads_like_the_same_csv(tmp_path: Path) -> None:
+    """Parquet keeps types (integer participants and times, a missing answer as null): the rows must come out as
+    from the CSV with the same content, and the accuracy is the share of right answers counted by hand."""
+    ds = tom_like(tmp_path, n=3)
+    write_run(ds, tmp_path / "run", accuracy_answerer(0.5))
+    rows = []
+    for participant in (1, 2, 3):
+        for k, item in enumerate(ds.items):
+            wrong = "b" if item.answer == "a" else "a"
+            answer = None if (participant, k) == (3, 0) else item.answer if (k + participant) % 3 else wrong
+            rows.append({"participant": participant, "item_id": item.id, "response": answer, "rt_ms": 800 + k})
+    table = pd.DataFrame(rows)
+    table.to_parquet(tmp_path / "h.parquet", index=False)
+    table.fillna("").to_csv(tmp_path / "h.csv", index=False)
+    from_parquet = load_responses([tmp_path / "run"], humans=tmp_path / "h.parquet")
+    from_csv = load_responses([tmp_path / "run"], humans=tmp_path / "h.csv")
+    humans = [frame[frame["subject"] == "humans"].reset_index(drop=True)
+              for frame in (from_parquet.frame, from_csv.frame)]
+    pd.testing.assert_frame_equal(humans[0], humans[1])
+    assert from_parquet.human_stats["invalid"] == from_csv.human_stats["invalid"] == 1
+    answered = [r for r in rows if r["response"] is not None]
+    key = {item.id: item.answer for item in ds.items}
+    accuracy = run_analyses(from_parquet, ["accuracy"], CTX)["accuracy"].numbers["overall"]["humans"]
+    assert accuracy["n"] == len(rows)  # an empty answer counts, as wrong
+    assert accuracy["accuracy"] == pytest.approx(sum(r["response"] == key[r["item_id"]] for r in answered) / len(rows))

@@ -249,10 +249,10 @@ def test_bad_matrix_csv_cells_name_line_and_column(tmp_path: Path) -> None:
     assert "m.csv:3" in str(info.value) and "q2" in str(info.value)
 
 
-def _write_run(root: Path, dataset_path: Path, manifest_hash: str, rows: list[dict]) -> Path:
+def _write_run(root: Path, dataset_path: Path, content_hash: str, rows: list[dict]) -> Path:
     root.mkdir(parents=True)
     (root / "run.json").write_text(json.dumps({"dataset": {"path": str(dataset_path),
-                                                           "manifest_hash": manifest_hash}}))
+                                                           "content_hash": content_hash}}))
     with (root / "responses.jsonl").open("w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
@@ -269,7 +269,7 @@ def test_matrices_from_a_persona_run_and_a_human_table(tmp_path: Path) -> None:
             correct = None if status == "error" else (k + int(persona[1])) % 2 == 0
             rows.append({"item_id": item.id, "subject": f"local/m#persona={persona}", "subject_kind": "persona",
                          "choice": "a" if correct else "b", "correct": correct, "status": status})
-    run = _write_run(tmp_path / "run", dataset.path, dataset.manifest_hash, rows)
+    run = _write_run(tmp_path / "run", dataset.path, dataset.content_hash, rows)
     humans = tmp_path / "humans.csv"
     humans.write_text("participant,item_id,response\n" + "".join(
         f"h{h},{item.id},{'a' if (h + k) % 3 else 'b'}\n" for h in range(3) for k, item in enumerate(items)

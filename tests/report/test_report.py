@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ def test_files_written(report: Path) -> None:
     for name in ("accuracy", "joint", "calibration", "humans", "position_bias"):
         entry = summary["analyses"][name]
         assert entry["status"] == "ok", name
+        assert entry["tables"] and entry["figures"], name  # the loops below check something
         for figure in entry["figures"]:
             assert (report / figure["png"]).stat().st_size > 0
             assert (report / figure["svg"]).read_text().lstrip().startswith("<?xml")
@@ -70,13 +73,27 @@ def test_files_written(report: Path) -> None:
     assert summary["humans"]["participants"] == 6
 
 
-def test_summary_numbers_match_the_csv_tables(report: Path) -> None:
+def test_summary_numbers_match_the_csv_tables_and_the_answers(report: Path) -> None:
     summary = json.loads((report / "summary.json").read_text())
     table = summary["analyses"]["accuracy"]["tables"]["overall"]
-    csv_lines = (report / table["csv"]).read_text().splitlines()
-    assert len(csv_lines) == len(table["rows"]) + 1
-    for row in table["rows"]:
-        assert row["accuracy"] == pytest.approx(row["correct"] / row["n"])
+    with (report / table["csv"]).open(newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [row["subject"] for row in csv_rows] == [row["subject"] for row in table["rows"]]
+    for csv_row, row in zip(csv_rows, table["rows"], strict=True):
+        assert int(csv_row["n"]) == row["n"] and int(csv_row["correct"]) == row["correct"]
+        assert float(csv_row["accuracy"]) == pytest.approx(row["accuracy"])
+    # counted from the files the subjects wrote: the runs' `correct` and the human table against the answers
+    right: dict[str, list[bool]] = {}
+    for run in ("model-a", "model-b"):
+        for line in (report.parent / run / "responses.jsonl").read_text().splitlines():
+            answer = json.loads(line)
+            right.setdefault(answer["subject"], []).append(answer["correct"])
+    key = {json.loads(line)["id"]: json.loads(line)["answer"]
+           for line in (report.parent / "ds" / "items.jsonl").read_text().splitlines()}
+    with (report.parent / "humans.csv").open(newline="") as f:
+        right["humans"] = [row["response"] == key[row["item_id"]] for row in csv.DictReader(f)]
+    assert {row["subject"]: (row["n"], row["correct"], row["accuracy"]) for row in table["rows"]} == {
+        subject: (len(hits), sum(hits), pytest.approx(sum(hits) / len(hits))) for subject, hits in right.items()}
 
 
 def test_html_is_self_contained_and_escapes_data(report: Path) -> None:
@@ -136,3 +153,60 @@ def test_cli_refuses_runs_of_different_datasets(report: Path, tmp_path: Path,
     code = main(["analyze", str(report.parent / "model-a"), str(tmp_path / "other-run"), "--out", str(tmp_path / "x")])
     assert code == 2
     assert "different datasets" in capsys.readouterr().err
+
+
+def _schema_keys(block: str, section: str) -> set[str]:
+    """The quoted key names the schema text lists for ``section`` (a top-level key), values excluded."""
+    lines = block.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f'  "{section}":'))
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r'  "\w+":', lines[i])), len(lines))
+    body = "\n".join(lines[start:end]).split(":", 1)[1]
+    body = re.sub(r"#.*", "", body)  # comments
+    return set(re.findall(r'(?<!\| )"([a-z0-9_]+)"(?=\s*[:,}\]\n]|\s*$)', body))
+
+
+def test_summary_json_has_exactly_the_keys_docs_summary_schema_lists(report: Path) -> None:
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "summary-schema.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(.*?)```", doc, flags=re.S)
+    assert block
+    text = block.group(1)
+    summary = json.loads((report / "summary.json").read_text())
+    assert set(summary) == set(re.findall(r'^  "(\w+)":', text, flags=re.M))
+    assert set(summary["dataset"]) == _schema_keys(text, "dataset")
+    assert summary["subjects"] and all(set(s) == _schema_keys(text, "subjects") for s in summary["subjects"])
+    assert set(summary["humans"]) == _schema_keys(text, "humans")
+    assert set(summary["settings"]) == _schema_keys(text, "settings")
+    entry_keys = set(re.findall(r'^      "(\w+)":', text, flags=re.M))  # one analysis's entry
+    (table_spec,) = re.findall(r'"tables": \{TABLE: \{(.*)\}\}', text)
+    (figure_spec,) = re.findall(r'"figures": \[\{(.*)\}\]', text)
+    table_keys, figure_keys = (set(re.findall(r'"(\w+)"(?=[:,]|$)', spec)) for spec in (table_spec, figure_spec))
+    assert len(entry_keys) >= 8 and table_keys == {"csv", "rows"} and len(figure_keys) == 4
+    for name, entry in summary["analyses"].items():
+        assert set(entry) == entry_keys, name
+        assert all(set(table) == table_keys for table in entry["tables"].values())
+        assert all(set(figure) == figure_keys for figure in entry["figures"])
+
+    # the headline numbers: every `path.{placeholder}: {keys}` of the table, on each analysis that ran
+    checked = 0
+    for row in re.findall(r"^\| `(\w+)` \| (.*) \|$", doc, flags=re.M):
+        name, spec = row
+        entry = summary["analyses"].get(name)
+        if entry is None or entry["status"] != "ok":  # not run on this report's data
+            continue
+        literal = set(re.findall(r"`(\w+)`", spec))  # documented keys beside the per-subject ones
+        for path, keys in re.findall(r"`([^`:]+): \{([^}]+)\}`", spec):
+            if ":" in keys:  # `{key: value}` describes a mapping, not a list of keys
+                continue
+            documented = {key.strip() for key in keys.split(",")}
+            nodes = [entry["numbers"]]
+            for part in path.split("."):
+                if part.startswith("{"):
+                    nodes = [value for node in nodes for key, value in node.items() if key not in literal]
+                else:  # a part may be absent where the data has nothing for it (no rating items)
+                    nodes = [node[part] for node in nodes if part in node]
+            for node in nodes:
+                assert set(node) == documented, (name, path)
+                checked += 1
+    assert checked >= 10

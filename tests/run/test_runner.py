@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def test_logprob_run_writes_counterbalanced_probabilities(tiny_hf, mixed_dataset
     assert counts["cache_hits"] == 0
     # the manifest names the model and dataset and holds no secrets
     assert run.info["model"]["provider"] == "hf" and run.info["model"]["revision"].startswith("sha256:")
-    assert run.info["dataset"]["manifest_hash"] == mixed_dataset.manifest_hash
+    assert run.info["dataset"]["content_hash"] == mixed_dataset.content_hash
     assert "item.j2" in run.info["prompts"]["templates"]
 
 
@@ -196,3 +197,96 @@ def test_run_json_is_valid_and_complete(tiny_hf, tiny_choice_dataset, tmp_path: 
         assert key in info
     for key in ("items", "calls", "cache_hits", "invalid", "too_long", "errors", "wall_s"):
         assert key in info["counts"]
+
+
+def test_a_regenerated_identical_dataset_is_the_same_dataset(tiny_hf, tmp_path: Path) -> None:
+    """Identity is the items and the template, not the manifest's provenance (created_at, template path)."""
+    from proceval.generate import generate
+    from proceval.templates import BUILTIN_DIR
+
+    copies = []
+    for name in ("a", "b"):  # the same template text loaded from two places
+        folder = tmp_path / f"templates-{name}"
+        folder.mkdir()
+        for file in ("tom.yaml", "tom_lexicon.yaml"):
+            (folder / file).write_bytes((BUILTIN_DIR / file).read_bytes())
+        copies.append(generate(folder / "tom.yaml", n=1, seed=3, out=tmp_path / f"data-{name}", progress=False))
+    first, second = copies
+    assert (first.path / "manifest.json").read_text() != (second.path / "manifest.json").read_text()
+    assert (first.path / "items.jsonl").read_bytes() == (second.path / "items.jsonl").read_bytes()
+    assert first.content_hash == second.content_hash
+
+    part = run_dataset(first, tiny_hf, tmp_path / "run", progress=False, limit=2)
+    assert len(part.responses) == 2
+    resumed = run_dataset(second, tiny_hf, tmp_path / "run", progress=False, limit=4)
+    assert resumed.info["sessions"][-1]["resumed_from"] == 2 and len(resumed.responses) == 4
+    assert resumed.info["dataset"]["path"] == str(second.path)
+
+    # other items are another dataset: the run refuses them
+    other = generate(BUILTIN_DIR / "tom.yaml", n=1, seed=4, out=tmp_path / "data-other", progress=False)
+    assert other.content_hash != first.content_hash
+    with pytest.raises(RunError, match="other settings"):
+        run_dataset(other, tiny_hf, tmp_path / "run", progress=False, limit=4)
+
+
+class _BreaksAfter:
+    """``model`` that raises an unexpected (non-proceval) error from its ``n``-th call on: a bug, not a fault."""
+
+    def __init__(self, model: Any, n: int) -> None:
+        self.model, self.n, self.calls = model, n, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def score(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls >= self.n:
+            raise ZeroDivisionError("division by zero in a backend")
+        return self.model.score(*args, **kwargs)
+
+
+def test_a_run_that_dies_of_an_unexpected_error_says_failed(tiny_hf, tiny_choice_dataset, tmp_path: Path) -> None:
+    with pytest.raises(ZeroDivisionError):
+        run_dataset(tiny_choice_dataset, _BreaksAfter(tiny_hf, 5), tmp_path / "run", progress=False)
+    info = json.loads((tmp_path / "run" / RUN_FILE).read_text())
+    assert info["status"] == "failed"
+    assert info["sessions"][-1]["status"] == "failed"
+    assert info["sessions"][-1]["error"] == "ZeroDivisionError: division by zero in a backend"
+    # each choice item costs 2 calls (both option orders): the 2 items answered before the 5th call are kept
+    assert info["counts"]["responses"] == 2
+    resumed = run_dataset(tiny_choice_dataset, tiny_hf, tmp_path / "run", progress=False)
+    assert resumed.complete and resumed.info["sessions"][-1]["resumed_from"] == 2
+
+
+class _Recording(_BreaksAfter):
+    """``model`` that keeps the messages of every scoring call."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model, n=10**9)
+        self.prompts: list[list[Any]] = []
+
+    def score(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+        self.prompts.append(list(messages))
+        return super().score(messages, *args, **kwargs)
+
+
+def test_a_few_shot_run_shows_worked_examples_of_other_scenarios(tiny_hf, tiny_choice_dataset,
+                                                                  tmp_path: Path) -> None:
+    model = _Recording(tiny_hf)
+    run = run_dataset(tiny_choice_dataset, model, tmp_path / "run", strategy="few-shot", k_shots=2, progress=False)
+    assert run.complete and run.info["strategy"] == "few-shot" and run.info["k_shots"] == 2
+    assert len(run.responses) == 12 and len(model.prompts) == 24  # 12 items × 2 option orders
+    story = re.compile(r"Story number (\d+) in condition (\w+)\.")
+    for messages in model.prompts:
+        roles = [m.role for m in messages]
+        assert roles == ["user", "assistant", "user", "assistant", "user"]  # two worked examples, then the item
+        (asked,) = story.findall(messages[-1].content)
+        shown = [story.findall(m.content)[0] for m in messages[:-1] if m.role == "user"]
+        # examples of the same condition from other scenarios, each answered
+        assert all(condition == asked[1] and scenario != asked[0] for scenario, condition in shown)
+        assert len(set(shown)) == 2
+        # each example is answered correctly: the chosen label's option is "yes" in condition true, else "no"
+        for question, reply in zip(messages[0:4:2], messages[1:4:2], strict=True):
+            label = reply.content.removeprefix("Answer:").strip()
+            (chosen,) = re.findall(rf"^{label}\. (\w+)$", question.content, flags=re.M)
+            assert chosen == ("yes" if asked[1] == "true" else "no")

@@ -162,3 +162,57 @@ def test_unknown_template_lists_builtins() -> None:
     with pytest.raises(TemplateError) as info:
         load_template("nonexistent-template")
     assert "tom" in str(info.value)
+
+
+HOOKED = textwrap.dedent("""\
+    name: hooked
+    variables:
+      who: {description: a name}
+      thing: {description: what the hook is told to answer}
+    factors:
+      seen: {levels: [yes, no]}
+    python: {function: "hook.py:pick", provides: [key]}
+    story:
+      - {name: s1, text: "{{ who }} has it."}
+    questions:
+      - name: q
+        text: "Which?"
+        response:
+          type: choice
+          options: {y: "Yes", n: "No"}
+          answer: "key"
+    """)
+
+HOOK = '''
+def pick(variables, levels, derived):
+    told = variables["thing"]
+    if told == "a list":
+        return ["y"]
+    if told == "nothing":
+        return {}
+    return {"key": None if told == "None" else told}
+'''
+
+
+@pytest.mark.parametrize(("told", "message"), [
+    ("e", "question 'q': the answer 'key' is 'e', which names no option (options: y, n)"),
+    ("None", "question 'q': the answer 'key' is None, which names no option (options: y, n)"),
+    ("a list", "returned ['y'], not a mapping of its provided names to values"),
+    ("nothing", "returned no key (python.provides lists them)"),
+])
+def test_a_hooks_bad_answer_is_an_error_naming_template_hook_and_value(tmp_path: Path, told: str,
+                                                                      message: str) -> None:
+    from proceval.dataset import Scenario
+
+    (tmp_path / "t.yaml").write_text(HOOKED)
+    (tmp_path / "hook.py").write_text(HOOK)
+    template = load_template(tmp_path / "t.yaml")
+    good = list(template.render(Scenario.of("hooked", {"who": "Ann", "thing": "n"}, {})))
+    assert [item.answer for item in good] == ["n", "n"]
+    scenario = Scenario.of("hooked", {"who": "Ann", "thing": told}, {})
+    with pytest.raises(TemplateError) as info:
+        list(template.render(scenario))
+    error = info.value
+    assert error.message == (f"template 'hooked': python hook 'hook.py:pick' on scenario {scenario.id} in "
+                             f"condition 'yes': {message}")
+    assert error.file == str(tmp_path / "t.yaml") and error.field == "python.function"

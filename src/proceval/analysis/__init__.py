@@ -38,6 +38,7 @@ from proceval.analysis.base import (
 from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
 from proceval.dataset import Dataset
 from proceval.errors import AnalysisError
+from proceval.plugins import load_entry_points
 from proceval.ui import progress_bar
 
 DEFAULT_ANALYSES = ["validity", "accuracy", "joint", "position_bias", "calibration", "ratings", "effects", "humans"]
@@ -50,13 +51,7 @@ def _load_plugins() -> None:
             importlib.import_module(module)
         except ImportError:
             continue
-    try:
-        from importlib.metadata import entry_points
-
-        for entry in entry_points(group="proceval.analyses"):
-            entry.load()
-    except Exception:  # a broken plugin must not break the built-in analyses
-        return
+    load_entry_points("proceval.analyses")  # importing a plugin registers its analyses; a broken one is reported
 
 
 def available_analyses() -> dict[str, Analysis]:

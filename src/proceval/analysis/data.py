@@ -49,7 +49,7 @@ class RunInfo:
 
     @property
     def dataset_hash(self) -> str | None:
-        return (self.info.get("dataset") or {}).get("manifest_hash")
+        return (self.info.get("dataset") or {}).get("content_hash")
 
     @property
     def subject(self) -> str:
@@ -146,10 +146,10 @@ def _resolve_dataset(runs: list[RunInfo], dataset: str | os.PathLike[str] | Data
     assert resolved is not None
     if distinct:
         (expected,) = distinct
-        if resolved.manifest_hash != expected:
+        if resolved.content_hash != expected:
             raise AnalysisError(
-                "the dataset's manifest does not match the one the runs answered "
-                f"(dataset {resolved.manifest_hash[:12]}, runs {expected[:12]})",
+                "the dataset is not the one the runs answered (its items or template differ) "
+                f"(dataset {resolved.content_hash[:12]}, runs {expected[:12]})",
                 file=resolved.path,
                 hint="pass the dataset directory the runs were made from",
             )

@@ -197,7 +197,7 @@ class Study:
         self._fields: dict[tuple[str, str, tuple[str, ...] | None], Markup] = {}
         self._fields_lock = threading.Lock()
         store.bind_study({
-            "dataset": dataset.manifest_hash,
+            "dataset": dataset.content_hash,
             "lists": content_id("lists", self.lists.lists, sorted(self.checks)),
             "list_items": canonical_json(self.lists.lists),
         })

@@ -118,18 +118,14 @@ register_provider("openai", _lazy("proceval.models.openai", "OpenAIModel"))
 register_provider("hf", _lazy("proceval.models.hf", "HFModel"))
 
 
-def _load_entry_points() -> None:
-    from importlib.metadata import entry_points
+def _load_entry_points() -> dict[str, str]:
+    """Add the plugins' providers (built-in names win); returns the plugins that failed to load, with why."""
+    from proceval.plugins import load_entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in PROVIDERS:
-            try:
-                PROVIDERS[ep.name] = ep.load()
-            except Exception as exc:  # a broken plugin must not hide the others
-                raise ModelError(
-                    f"provider plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
-                    hint="reinstall or remove the package that provides it",
-                ) from None
+    loaded, broken = load_entry_points(ENTRY_POINT_GROUP)
+    for name, factory in loaded.items():
+        PROVIDERS.setdefault(name, factory)
+    return broken
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -150,8 +146,9 @@ def load_model(spec: str, **options: Any) -> LanguageModel:
     Unknown providers raise :class:`ModelError` listing the known ones (built-in and plugins).
     """
     provider, name = split_spec(spec)
-    if provider not in PROVIDERS:
-        _load_entry_points()
+    if provider not in PROVIDERS and provider in (broken := _load_entry_points()):
+        raise ModelError(f"provider plugin {provider!r} failed to load: {broken[provider]}", field="model",
+                         hint="reinstall or remove the package that provides it")
     if provider not in PROVIDERS:
         known = ", ".join(sorted(PROVIDERS))
         raise ModelError(

@@ -143,7 +143,7 @@ def build_summary(
             "path": str(data.dataset.path),
             "template": data.dataset.template_name,
             "template_hash": manifest.template.get("hash"),
-            "manifest_hash": data.dataset.manifest_hash,
+            "content_hash": data.dataset.content_hash,
             "source": manifest.source,
             "seed": manifest.seed,
             "factors": manifest.factors,

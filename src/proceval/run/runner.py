@@ -27,9 +27,9 @@ from typing import Any
 from proceval import __version__
 from proceval.core.task import Task
 from proceval.dataset import Dataset, Item
-from proceval.errors import RunError
+from proceval.errors import ProcevalError, RunError
 from proceval.ids import content_id
-from proceval.models.base import LanguageModel, ModelUnavailable, load_model
+from proceval.models.base import LanguageModel, load_model
 from proceval.models.cache import CachedModel, CallCache
 from proceval.run.io import (
     CACHE_FILE,
@@ -78,7 +78,7 @@ def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, sett
             system: str | None, k_shots: int, subjects: list[Subject], prompt_dir: Any,
             persona_order: str, persona_memory: int) -> dict[str, Any]:
     return {
-        "dataset": {"path": str(dataset.path), "manifest_hash": dataset.manifest_hash,
+        "dataset": {"path": str(dataset.path), "content_hash": dataset.content_hash,
                     "template": dataset.template_name},
         "model": {"spec": model.spec, **asdict(model.identity)},
         "strategy": settings.strategy,
@@ -185,12 +185,13 @@ def run_dataset(
             raise RunError(f"personas are model subjects; the {solver!r} solver has none", field="personas")
         answerer = factory()
         subjects = [Subject(f"{answerer.kind}/{solver}", answerer.kind, None)]
-        config = {"dataset": {"path": str(ds.path), "manifest_hash": ds.manifest_hash, "template": ds.template_name},
+        config = {"dataset": {"path": str(ds.path), "content_hash": ds.content_hash, "template": ds.template_name},
                   "solver": answerer.identity(), "seed": int(seed), "persona_order": persona_order,
                   "subjects": [{"id": s.id, "kind": s.kind} for s in subjects]}
     config["dataset"]["path"] = dataset_path_for(Path(out), ds.path)
     scorers = load_scorers()
-    # the dataset is identified by its manifest hash, not where it lies, so a moved dataset still resumes
+    # the dataset is identified by its content (items and template), not where it lies or when it was made,
+    # so a moved or regenerated identical dataset still resumes
     config_hash = content_id({**config, "dataset": {**config["dataset"], "path": None}})
 
     root = Path(out)
@@ -305,9 +306,9 @@ def run_dataset(
         log.close()
         update_info("interrupted")
         raise
-    except ModelUnavailable as exc:
+    except Exception as exc:  # the model went away, or a bug: run.json must not go on saying "running"
         log.close()
-        update_info("failed", str(exc))
+        update_info("failed", str(exc) if isinstance(exc, ProcevalError) else f"{type(exc).__name__}: {exc}")
         raise
     log.close()
     _compact(root, selected, subjects)

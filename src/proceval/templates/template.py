@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -682,11 +682,45 @@ class _Renderer:
             for qi, q in enumerate(spec.questions)
             if q.response.scale is not None
         }
+        self.keys = {qi: [key for key, _ in options] for qi, options in enumerate(self.options)}
         # shared, read-only per condition: items are serialised immediately, never mutated
         self.metadata = {
             c.name: {"segments": [spec.story[i].name for i in c.segments], "derived": c.derived}
             for c in template.conditions
         }
+
+    def hook_error(self, message: str, scenario: Scenario, condition: Condition) -> TemplateError:
+        spec = self.template.spec
+        hook = spec.python.function if spec.python else "?"
+        return TemplateError(f"template {self.template.name!r}: python hook {hook!r} on scenario {scenario.id} in "
+                             f"condition {condition.name!r}: {message}", file=self.template.path,
+                             field="python.function")
+
+    def call_hook(self, scenario: Scenario, condition: Condition) -> dict[str, Any]:
+        """The hook's values, checked to be the names the template says it provides."""
+        assert self.template.hook is not None and self.template.spec.python is not None
+        try:
+            values = self.template.hook(dict(scenario.variables), dict(condition.levels), dict(condition.derived))
+        except Exception as exc:
+            raise self.hook_error(f"failed: {exc!r}", scenario, condition) from None
+        if not isinstance(values, Mapping):
+            raise self.hook_error(f"returned {values!r}, not a mapping of its provided names to values",
+                                  scenario, condition)
+        missing = [name for name in self.template.spec.python.provides if name not in values]
+        if missing:
+            raise self.hook_error(f"returned no {', '.join(missing)} (python.provides lists them)", scenario,
+                                  condition)
+        return dict(values)
+
+    def hook_answer(self, qi: int, context: dict[str, Any], scenario: Scenario, condition: Condition) -> str:
+        """The answer computed from the hook's values; one that names no option would mark every response wrong."""
+        question = self.template.spec.questions[qi]
+        value = self.answers[qi](**context)
+        if value is None or str(value) not in self.keys[qi]:
+            raise self.hook_error(f"question {question.name!r}: the answer {question.response.answer!r} is "
+                                  f"{value!r}, which names no option (options: {', '.join(self.keys[qi])})",
+                                  scenario, condition)
+        return str(value)
 
     def render(self, scenario: Scenario) -> Iterator[Item]:
         template = self.template
@@ -704,12 +738,7 @@ class _Renderer:
         for condition in template.conditions:
             context = {**base, **condition.levels, **condition.derived, "condition_name": condition.name}
             if template.hook is not None:
-                try:
-                    context.update(template.hook(dict(scenario.variables), dict(condition.levels),
-                                                 dict(condition.derived)))
-                except Exception as exc:
-                    raise TemplateError(f"python hook failed on scenario {scenario.id} in condition "
-                                        f"{condition.name!r}: {exc!r}", field="python.function") from None
+                context.update(self.call_hook(scenario, condition))
             parts = []
             for i in condition.segments:
                 part = static_segments[i] if i in static_segments else self.segments[i].render(context)
@@ -727,7 +756,7 @@ class _Renderer:
                         static_response = False
                         response["options"] = [{"key": k, "text": t.render(context)} for k, t in self.options[qi]]
                     if answer is None and qi in self.answers:
-                        answer = str(self.answers[qi](**context))
+                        answer = self.hook_answer(qi, context, scenario, condition)
                 elif question.response.type == "rating":
                     response["scale"] = self.scales[qi]
                 if static_response and qi in response_json:
