@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from proceval.analysis import Report, analyze, available_analyses
+from proceval.analysis import Report, analyze, available_analyses, check_settings
+from proceval.errors import AnalysisError
+from proceval.report import open_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "and write a self-contained report.html, summary.json, tables/*.csv and figures/ to --out.",
     )
     parser.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run directories (`proceval run --out`)")
-    parser.add_argument("--out", type=Path, required=True, help="report directory to write")
+    parser.add_argument("--out", type=Path, help="report directory to write (required unless --list); an earlier "
+                        "report there is replaced as a whole")
     parser.add_argument("--dataset", type=Path, help="dataset directory (default: the one recorded in run.json)")
     parser.add_argument("--humans", type=Path, metavar="FILE",
                         help="human answers: long table with participant, item_id, response[, rt_ms]")
@@ -32,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     parser.add_argument("--title", help="report title")
+    parser.add_argument("--open", action="store_true", help="open report.html in the web browser when done")
     parser.set_defaults(func=run)
 
 
@@ -52,6 +56,11 @@ def print_report(report: Report, console: Console | None = None) -> None:
                           f"{r['chance']:.2f}", str(r["n_invalid"]), str(r["n_failed"]))
         console.print(table)
     requested = set(settings.get("requested", []))
+    for name, entry in report.summary.get("analyses", {}).items():
+        for part, reason in (entry.get("failures") or {}).items():
+            console.print(f"[red]{escape(name)}: not computed for {escape(part)}: {escape(reason)}[/]")
+    for name, reason in report.failed.items():
+        console.print(f"[red]failed: {escape(name)}: {escape(reason)}[/]")
     for name, reason in report.skipped.items():
         style = "yellow" if name in requested else "dim"
         label = "requested analysis not applicable" if name in requested else "not applicable"
@@ -66,10 +75,17 @@ def run(args: argparse.Namespace) -> int:
         for name, analysis in available_analyses().items():
             console.print(f"[bold]{escape(name)}[/]: {escape(analysis.description)}")
         return 0
+    if args.out is None:
+        raise AnalysisError("--out is required: the report directory to write", hint="e.g. --out reports/tom")
+    if not args.runs and args.humans is None:
+        raise AnalysisError("no run directories given", hint="proceval analyze RUN [RUN ...] --out DIR")
+    check_settings(n_boot=args.n_boot, level=args.level)
     names: list[str] | None = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
     options: dict[str, Any] = {}
     report = analyze(args.runs, out=args.out, dataset=args.dataset, humans=args.humans, analyses=names,
                      seed=args.seed, n_boot=args.n_boot, level=args.level, title=args.title, options=options,
                      progress=True)
     print_report(report, console)
+    if args.open:
+        open_report(report.html_path)
     return 0

@@ -30,6 +30,7 @@ COMMANDS = {
     "humans": "human study data: export answers and participants",
     "import-humans": "import human responses from a table in its own layout",
     "analyze": "analyse runs (and human data) into report.html and summary.json",
+    "runs": "list run directories with status, counts and settings",
     "study": "run every stage of a study file, resuming what is done",
     "qdc": "quality, diversity and complexity profile of generated datasets",
     "irt": "fit item response theory models to responses",

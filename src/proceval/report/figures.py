@@ -43,18 +43,62 @@ def bar_ci_figure(
     """Grouped bar chart of ``y`` by ``x`` (and ``hue``) with [low, high] whiskers and an optional chance line."""
     xs = list(dict.fromkeys(table[x].astype(str)))
     hues = list(dict.fromkeys(table[hue].astype(str))) if hue else [""]
-    width = 0.8 / max(1, len(hues))
     horizontal = len(xs) * len(hues) > 10  # many categories: horizontal bars keep long labels readable
     if horizontal:
         fig, ax = plt.subplots(figsize=(8.0, min(30.0, 0.28 * len(xs) * max(1, len(hues)) + 1.6)), dpi=100)
     else:
         fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(xs) * max(1, len(hues)) + 2.5), 4.2), dpi=100)
+    _bars(ax, table, x=x, y=y, low=low, high=high, hue=hue, hues=hues, horizontal=horizontal, chance=chance,
+          ylabel=ylabel, ylim=ylim)
+    ax.set_title(title)
+    if hue or chance is not None:
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def panel_bar_figure(
+    table: pd.DataFrame,
+    *,
+    panel: str,
+    x: str,
+    y: str,
+    low: str,
+    high: str,
+    hue: str,
+    chance: float | None = None,
+    ylabel: str = "",
+    title: str = "",
+    ylim: tuple[float, float] | None = (0.0, 1.0),
+) -> Figure:
+    """One grouped bar chart per value of ``panel``, side by side with a shared y axis and one legend."""
+    panels = list(dict.fromkeys(table[panel].astype(str)))
+    hues = list(dict.fromkeys(table[hue].astype(str)))
+    n_x = table[x].astype(str).nunique()
+    width = max(3.2, 0.32 * n_x * len(hues) + 1.2)
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(16.0, width * len(panels) + 0.6), 4.4), dpi=100,
+                             sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], panels, strict=True):
+        _bars(ax, table[table[panel].astype(str) == name], x=x, y=y, low=low, high=high, hue=hue, hues=hues,
+              horizontal=False, chance=chance, ylabel=ylabel if ax is axes[0][0] else "", ylim=ylim)
+        ax.set_title(_short(name, 32), fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=min(4, len(labels)), frameon=False)
+    fig.suptitle(title, y=0.995, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
+    return fig
+
+
+def _bars(ax: Any, table: pd.DataFrame, *, x: str, y: str, low: str, high: str, hue: str | None, hues: list[str],
+          horizontal: bool, chance: float | None, ylabel: str, ylim: tuple[float, float] | None) -> None:
+    xs = list(dict.fromkeys(table[x].astype(str)))
+    width = 0.8 / max(1, len(hues))
     for j, h in enumerate(hues):
         part = table if not hue else table[table[hue].astype(str) == h]
         lookup = {str(r[x]): r for _, r in part.iterrows()}
         pos, vals, errs_lo, errs_hi = [], [], [], []
         for i, name in enumerate(xs):
-            if name not in lookup:
+            if name not in lookup or pd.isna(lookup[name][y]):
                 continue
             row = lookup[name]
             value = float(row[y])
@@ -64,8 +108,8 @@ def bar_ci_figure(
             vals.append(value)
             errs_lo.append(max(0.0, value - lo))
             errs_hi.append(max(0.0, hi - value))
-        style: dict[str, Any] = {"color": PALETTE[j % len(PALETTE)], "label": _short(h, 40) if hue else None, "capsize": 3,
-                 "error_kw": {"elinewidth": 1}}
+        style: dict[str, Any] = {"color": PALETTE[j % len(PALETTE)], "label": _short(h, 40) if hue else None,
+                                 "capsize": 3, "error_kw": {"elinewidth": 1}}
         if horizontal:
             ax.barh(pos, vals, height=width * 0.95, xerr=[errs_lo, errs_hi], **style)
         else:
@@ -88,12 +132,7 @@ def bar_ci_figure(
         if ylim:
             ax.set_ylim(*ylim)
         ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if hue or chance is not None:
-        ax.legend(fontsize=8, loc="best")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    return fig
 
 
 def reliability_figure(curves: pd.DataFrame, *, title: str = "Reliability") -> Figure:
