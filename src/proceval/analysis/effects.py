@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,8 +50,6 @@ def mixed_effects(
     column and ``table.attrs`` say what was fitted; ``attrs["n_dropped"]`` counts rows with missing values;
     ``attrs["warnings"]`` holds convergence warnings.
     """
-    import statsmodels.formula.api as smf
-
     needed = [response, *factors, *groups]
     missing = [c for c in needed if c not in df.columns]
     if missing:
@@ -93,24 +92,20 @@ def mixed_effects(
     with warnings.catch_warnings(record=True) as log:
         warnings.simplefilter("always")
         try:
-            if len(used_groups) == 2:
-                frame["all"] = 1
-                model = smf.mixedlm(formula, frame, groups="all", re_formula="0",
-                                    vc_formula={"g0": "0 + C(g0)", "g1": "0 + C(g1)"}, use_sparse=True)
-                fit = model.fit(reml=True, method=["lbfgs"])
-                kind = f"linear mixed model, crossed random intercepts for {used_groups[0]} and {used_groups[1]}"
-            elif len(used_groups) == 1:
-                model = smf.mixedlm(formula, frame, groups="g0")
-                fit = model.fit(reml=True, method=["lbfgs"])
-                kind = f"linear mixed model, random intercept for {used_groups[0]}"
-            else:
-                fit = smf.ols(formula, frame).fit()
-                kind = "ordinary least squares (no grouping column has two or more levels)"
+            fit, kind = _fit(formula, frame, used_groups)
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
-            raise CannotEstimate(f"the model of {response} could not be fitted ({describe_error(exc)}): "
-                                 "effects cannot be estimated") from None
-        caught = sorted({str(w.message) for w in log if "converge" in str(w.message).lower()
-                         or "boundary" in str(w.message).lower() or "singular" in str(w.message).lower()})
+            if not used_groups:
+                raise CannotEstimate(f"the model of {response} could not be fitted ({describe_error(exc)}): "
+                                     "effects cannot be estimated") from None
+            # a random-intercept variance at zero makes the mixed model singular; the fixed effects are still
+            # estimable without it, which the model column and a warning say
+            caught.append(f"the mixed model could not be fitted ({describe_error(exc)}; a random-intercept "
+                          f"variance is probably zero): fitted without random intercepts")
+            fit, kind = _fit(formula, frame, [])
+            kind += f"; the random intercepts for {' and '.join(used_groups)} could not be estimated"
+            used_groups = []
+        caught += sorted({str(w.message) for w in log if "converge" in str(w.message).lower()
+                          or "boundary" in str(w.message).lower() or "singular" in str(w.message).lower()})
     if not np.all(np.isfinite(np.asarray(fit.params, dtype=float))):
         raise CannotEstimate(f"the model of {response} gave no finite estimates: effects cannot be estimated")
     z_crit = stats.norm.ppf(0.5 + level / 2)
@@ -133,6 +128,22 @@ def mixed_effects(
     table.attrs.update(n_dropped=n_dropped, warnings=caught, model=kind, groups=used_groups,
                        intercept=float(fit.params.get("Intercept", np.nan)))
     return table
+
+
+def _fit(formula: str, frame: pd.DataFrame, groups: list[str]) -> tuple[Any, str]:
+    """Fit with crossed random intercepts (two groups), one random intercept, or OLS (none)."""
+    import statsmodels.formula.api as smf
+
+    if len(groups) == 2:
+        frame = frame.assign(all=1)
+        model = smf.mixedlm(formula, frame, groups="all", re_formula="0",
+                            vc_formula={"g0": "0 + C(g0)", "g1": "0 + C(g1)"}, use_sparse=True)
+        return model.fit(reml=True, method=["lbfgs"]), \
+            f"linear mixed model, crossed random intercepts for {groups[0]} and {groups[1]}"
+    if len(groups) == 1:
+        return smf.mixedlm(formula, frame, groups="g0").fit(reml=True, method=["lbfgs"]), \
+            f"linear mixed model, random intercept for {groups[0]}"
+    return smf.ols(formula, frame).fit(), "ordinary least squares (no grouping column has two or more levels)"
 
 
 def _check_design(frame: pd.DataFrame, terms: dict[str, str]) -> None:

@@ -187,9 +187,9 @@ def _not_computed(summary: dict[str, Any]) -> list[dict[str, str]]:
                 out.append({"name": name, "title": entry["title"], "status": status, "reason": entry["reason"] or "",
                             "requested": entry["requested"]})
     for name, entry in summary["analyses"].items():
-        for part, reason in (entry.get("failures") or {}).items():
-            out.insert(0, {"name": name, "title": f"{entry['title']}: {part}", "status": "failed", "reason": reason,
-                           "requested": entry["requested"]})
+        for part, reason in (entry.get("failures") or {}).items():  # the reason names the part
+            out.insert(0, {"name": name, "title": entry["title"], "status": "failed", "part": part,
+                           "reason": reason, "requested": False})
     return out
 
 
