@@ -84,3 +84,27 @@ def test_rating_grid_needs_two_factors(tmp_path: Path) -> None:
     results = run_analyses(load_responses([tmp_path / "run"]), ["rating_grid", "belief_accuracy"], CTX)
     assert results["rating_grid"].status == "skipped" and "no rating items" in str(results["rating_grid"].reason)
     assert results["belief_accuracy"].status == "ok"
+
+
+def test_agreement_by_inference_against_the_leave_one_out_baseline(tmp_path: Path) -> None:
+    items = [choice_item(s, {"inference": inf}) for inf in ("emotion", "outcome") for s in range(2)]
+    ds = write_dataset(tmp_path / "ds", items, factors={"inference": ["emotion", "outcome"]})
+    people = {("emotion", 0): "aab", ("emotion", 1): "aaa", ("outcome", 0): "abb", ("outcome", 1): "bbb"}
+    model_says = {("emotion", 0): "a", ("emotion", 1): "b", ("outcome", 0): "b", ("outcome", 1): "b"}
+    key = {item.id: (item.condition["inference"], s) for item, s in zip(items, [0, 1, 0, 1], strict=True)}
+    rows = [{"participant": f"P{p}", "item_id": item.id, "response": people[key[item.id]][p]}
+            for p in range(3) for item in items]
+    pd.DataFrame(rows).to_csv(tmp_path / "h.csv", index=False)
+    write_run(ds, tmp_path / "run", lambda item, rng: choice_response(item, model_says[key[item.id]]),
+              subject="m/feeler")
+    result = run_analyses(load_responses([tmp_path / "run"], humans=tmp_path / "h.csv"), ["agreement_by_inference"],
+                          CTX)["agreement_by_inference"]
+    table = result.tables["agreement_by_inference"].set_index(["subject", "inference"])
+    # by hand: leave-one-out credits per person, tied modes 1/2; the model against all three people's mode
+    baseline = "humans (leave-one-out baseline)"
+    assert table.loc[(baseline, "emotion"), "agreement"] == pytest.approx((0.75 + 0.75 + 0.5) / 3)
+    assert table.loc[(baseline, "outcome"), "agreement"] == pytest.approx((0.5 + 0.75 + 0.75) / 3)
+    assert table.loc[("m/feeler", "emotion"), "agreement"] == pytest.approx(0.5)
+    assert table.loc[("m/feeler", "outcome"), "agreement"] == pytest.approx(1.0)
+    assert table.loc[(baseline, "emotion"), "raters"] == 3
+    result.figures[0].draw()

@@ -44,7 +44,7 @@ from proceval.errors import AnalysisError
 from proceval.ui import progress_bar
 
 DEFAULT_ANALYSES = ["validity", "accuracy", "belief_accuracy", "joint", "position_bias", "calibration", "ratings",
-                    "rating_grid", "effects", "humans"]
+                    "rating_grid", "effects", "humans", "agreement_by_inference"]
 
 
 def _load_plugins() -> None:

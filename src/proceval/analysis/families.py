@@ -5,6 +5,8 @@
   ``true…``/``false…`` twins (:func:`proceval.analysis.joint.find_pair_factor`).
 - ``rating_grid`` (OffTheRails): mean rating by the first two varying factors (structure × evitability for
   the ``moral`` template), one panel per question, models beside humans.
+- ``agreement_by_inference`` (affective cognition): agreement with the modal human answer per inference type,
+  against the inter-participant (leave-one-out) baseline.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from proceval.analysis.accuracy import accuracy_table, scored_rows
+from proceval.analysis.agreement import loo_credits, modal_credit
 from proceval.analysis.base import (
     AnalysisContext,
     AnalysisResult,
@@ -19,9 +22,12 @@ from proceval.analysis.base import (
     NotApplicable,
     register_analysis,
 )
+from proceval.analysis.bootstrap import bootstrap_ci
 from proceval.analysis.data import FACTOR_PREFIX, ResponseData
+from proceval.analysis.humans import answer_column
 from proceval.analysis.joint import find_pair_factor
 from proceval.analysis.ratings import rating_means, rating_rows
+from proceval.ids import content_id
 
 PANEL_FACTORS = ("inference", "inference_type", "question_type")  # BigToM's name for its panels
 
@@ -108,4 +114,69 @@ def rating_grid_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisRe
 
     result.figures.append(FigureSpec("rating_grid", f"Mean ratings by {first} × {second}", draw,
                                      caption="As in OffTheRails: one panel per question, models beside humans."))
+    return result
+
+
+BASELINE_LABEL = "humans (leave-one-out baseline)"
+
+
+@register_analysis("agreement_by_inference", "Agreement with people by inference type")
+def agreement_by_inference_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
+    """Affective cognition's figure: each subject's agreement with the modal human answer per inference type,
+    against the inter-participant (leave-one-out) baseline."""
+    if not data.has_humans:
+        raise NotApplicable("no human data given: agreement with people needs --humans FILE")
+    frame = data.frame.assign(answer_value=answer_column(data.frame))
+    frame = frame[frame["answer_value"].notna()]
+    factor = _panel_factor(data, frame, exclude="")
+    if factor is None:
+        raise NotApplicable("no condition factor varies: agreement by inference type does not apply "
+                            "(the humans analysis gives overall agreement)")
+    column = FACTOR_PREFIX + factor
+    humans = frame[frame["subject_kind"] == "human"]
+    groups = humans.groupby("item_id")["answer_value"].apply(list).to_dict()
+    records = []
+    credits = loo_credits(humans, response="answer_value")
+    for level, part in credits.groupby(column, sort=True):
+        per_person = part.groupby("participant")["credit"].mean().dropna()
+        if per_person.empty:
+            continue
+        low, high = bootstrap_ci(per_person.to_numpy(), n_boot=ctx.n_boot, level=ctx.level,
+                                 seed=int(content_id(ctx.seed, "loo", str(level), length=8), 16))
+        records.append({"subject": BASELINE_LABEL, factor: level, "raters": len(per_person),
+                        "n": int(part["credit"].notna().sum()), "agreement": float(per_person.mean()),
+                        "ci_low": low, "ci_high": high})
+    for (subject, level), part in frame[frame["subject_kind"] != "human"].groupby(["subject", column], sort=True):
+        scored = [modal_credit(v, groups[i]) for i, v in zip(part["item_id"], part["answer_value"], strict=True)
+                  if i in groups]
+        if not scored:
+            continue
+        low, high = bootstrap_ci(scored, n_boot=ctx.n_boot, level=ctx.level,
+                                 seed=int(content_id(ctx.seed, "modal", str(subject), str(level), length=8), 16))
+        records.append({"subject": subject, factor: level, "raters": int(part["participant"].nunique()),
+                        "n": len(scored), "agreement": float(sum(scored) / len(scored)), "ci_low": low,
+                        "ci_high": high})
+    if not any(r["subject"] != BASELINE_LABEL for r in records):
+        raise NotApplicable("no model answered an item the people answered: agreement by inference type does "
+                            "not apply")
+    table = pd.DataFrame.from_records(records)
+    result = AnalysisResult("agreement_by_inference", f"Agreement with people by {factor}",
+                            tables={"agreement_by_inference": table})
+    for _, r in table.iterrows():
+        result.numbers.setdefault(str(r["subject"]), {})[str(r[factor])] = {
+            "agreement": r["agreement"], "ci": [r["ci_low"], r["ci_high"]], "n": int(r["n"])}
+    result.notes.append("Agreement: share of answers equal to the modal human answer of the item (tied modes give "
+                        "1/k). The baseline scores each participant against the other participants "
+                        "(leave-one-out), averaged over participants; intervals resample participants for the "
+                        "baseline and items for models.")
+
+    def draw():  # type: ignore[no-untyped-def]
+        from proceval.report.figures import bar_ci_figure
+
+        return bar_ci_figure(table, x=factor, y="agreement", low="ci_low", high="ci_high", hue="subject",
+                             ylabel="agreement with the modal human answer", title=f"Agreement with people by {factor}")
+
+    result.figures.append(FigureSpec("agreement_by_inference", f"Agreement with people by {factor}", draw,
+                                     caption="As in the affective cognition study: models against the "
+                                             "inter-participant baseline, per inference type."))
     return result

@@ -122,7 +122,7 @@ def _run_summary(run: Any, label: str, coverage: dict[str, Any]) -> dict[str, An
 
 
 # the headline columns: analysis → (column, key in its numbers, value field)
-LEAD_FIGURES = ("belief_accuracy", "rating_grid", "joint", "accuracy", "ratings", "humans")
+LEAD_FIGURES = ("belief_accuracy", "rating_grid", "agreement_by_inference", "joint", "accuracy", "ratings", "humans")
 BASELINE = "humans (leave-one-out, inter-participant baseline)"
 
 
