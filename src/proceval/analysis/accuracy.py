@@ -150,7 +150,7 @@ def _bar_drawer(table: pd.DataFrame, x: str, title: str, chance: float):  # type
 
 
 def _bar(table: pd.DataFrame, x: str, title: str, chance: float):  # type: ignore[no-untyped-def]
-    from proceval.report.figures import bar_ci_figure
+    from proceval.figures import bar_ci_figure
 
     return bar_ci_figure(table, x=x, y="accuracy", low="ci_low", high="ci_high", hue="subject", chance=chance,
                          ylabel="accuracy", title=title)

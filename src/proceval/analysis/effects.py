@@ -225,7 +225,7 @@ def effects_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult
     plot = effects.assign(group=effects["subject"].astype(str) + " · " + effects["question_name"].astype(str))
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import effects_figure
+        from proceval.figures import effects_figure
 
         return effects_figure(plot, title="Condition effects on ratings")
 

@@ -67,7 +67,7 @@ def belief_accuracy_analysis(data: ResponseData, ctx: AnalysisContext) -> Analys
                         f"{int(ctx.level * 100)}% bootstrap intervals; dashed line: chance.")
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import bar_ci_figure, panel_bar_figure
+        from proceval.figures import bar_ci_figure, panel_bar_figure
 
         title = f"Accuracy by {factor}" + (f" and {panel}" if panel else "")
         if panel is None:
@@ -106,7 +106,7 @@ def rating_grid_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisRe
     plot = table.assign(cell=table[first].astype(str) + " · " + table[second].astype(str))
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import panel_bar_figure
+        from proceval.figures import panel_bar_figure
 
         return panel_bar_figure(plot, panel="question_name", x="cell", y="mean", low="ci_low", high="ci_high",
                                 hue="subject", ylabel="mean rating", title=f"Mean rating by {first} × {second}",
@@ -171,7 +171,7 @@ def agreement_by_inference_analysis(data: ResponseData, ctx: AnalysisContext) ->
                         "baseline and items for models.")
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import bar_ci_figure
+        from proceval.figures import bar_ci_figure
 
         return bar_ci_figure(table, x=factor, y="agreement", low="ci_low", high="ci_high", hue="subject",
                              ylabel="agreement with the modal human answer", title=f"Agreement with people by {factor}")

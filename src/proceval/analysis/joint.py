@@ -108,7 +108,7 @@ def joint_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     )
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import bar_ci_figure
+        from proceval.figures import bar_ci_figure
 
         return bar_ci_figure(plot, x="group", y="joint_accuracy", low="ci_low", high="ci_high", hue="subject",
                              chance=0.25 if (table["pair"].notna().all()) else None, ylabel="both versions right",

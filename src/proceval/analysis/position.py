@@ -93,7 +93,7 @@ def position_bias_analysis(data: ResponseData, ctx: AnalysisContext) -> Analysis
     result.notes.append("Each presentation order counts once; p: two-sided binomial test against the unbiased rate.")
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import bar_ci_figure
+        from proceval.figures import bar_ci_figure
 
         return bar_ci_figure(table, x="subject", y="share_first", low="ci_low", high="ci_high",
                              chance=float(table["unbiased"].mean()), ylabel="share choosing the first option",

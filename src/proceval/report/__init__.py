@@ -295,7 +295,7 @@ def check_report_dir(out: Path) -> None:
 def _write_files(data: ResponseData, results: dict[str, AnalysisResult], ctx: AnalysisContext, out: Path, *,
                  title: str | None, requested: list[str]) -> dict[str, Any]:
     from proceval.analysis.base import describe_error
-    from proceval.report.figures import save_figure
+    from proceval.figures import save_figure
 
     (out / "tables").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
