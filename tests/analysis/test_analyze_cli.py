@@ -156,7 +156,8 @@ def test_bad_settings_are_one_line_errors(ds: Dataset, tmp_path: Path, option: s
     assert not (tmp_path / "r").exists()
 
 
-def test_open_starts_the_browser_on_the_report(ds: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A browser command (via $BROWSER, as a user sets it) that writes the URL it was given to a file."""
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
@@ -164,9 +165,25 @@ def test_open_starts_the_browser_on_the_report(ds: Dataset, tmp_path: Path, monk
     monkeypatch.setenv("BROWSER", f"{browser} %s")
     monkeypatch.setattr(webbrowser, "_tryorder", None)  # read BROWSER afresh
     monkeypatch.setattr(webbrowser, "_browsers", {})
+    return opened
+
+
+def test_open_starts_the_browser_on_the_report(ds: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = fake_browser(tmp_path, monkeypatch)
     run = write_run(ds, tmp_path / "run", accuracy_answerer(0.5))
     assert analyze(str(run), "--out", str(tmp_path / "r"), "--open") == 0
     assert opened.read_text().strip() == (tmp_path / "r" / "report.html").resolve().as_uri()
+
+
+def test_view_opens_a_report_and_names_a_missing_one(ds: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    opened = fake_browser(tmp_path, monkeypatch)
+    run = write_run(ds, tmp_path / "run", accuracy_answerer(0.5))
+    assert analyze(str(run), "--out", str(tmp_path / "r")) == 0
+    assert main(["view", str(tmp_path / "r")]) == 0
+    assert opened.read_text().strip() == (tmp_path / "r" / "report.html").resolve().as_uri()
+    assert main(["view", str(tmp_path / "run")]) == 2
+    assert "no report here" in capsys.readouterr().err
 
 
 def test_runs_lists_run_folders_with_status_and_counts(ds: Dataset, tmp_path: Path,
