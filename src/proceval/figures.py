@@ -24,6 +24,14 @@ from matplotlib.figure import Figure
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 
 
+def _hues(table: pd.DataFrame, hue: str | None) -> list[str]:
+    """Hue values in table order, people ("humans…") last: the same subjects get the same colours in every figure."""
+    if not hue:
+        return [""]
+    values = list(dict.fromkeys(table[hue].astype(str)))
+    return [v for v in values if not v.startswith("humans")] + [v for v in values if v.startswith("humans")]
+
+
 def _short(label: object, width: int = 28) -> str:
     text = str(label)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -44,7 +52,7 @@ def bar_ci_figure(
 ) -> Figure:
     """Grouped bar chart of ``y`` by ``x`` (and ``hue``) with [low, high] whiskers and an optional chance line."""
     xs = list(dict.fromkeys(table[x].astype(str)))
-    hues = list(dict.fromkeys(table[hue].astype(str))) if hue else [""]
+    hues = _hues(table, hue)
     horizontal = len(xs) * len(hues) > 10  # many categories: horizontal bars keep long labels readable
     if horizontal:
         fig, ax = plt.subplots(figsize=(8.0, min(30.0, 0.28 * len(xs) * max(1, len(hues)) + 1.6)), dpi=100)
@@ -75,7 +83,7 @@ def panel_bar_figure(
 ) -> Figure:
     """One grouped bar chart per value of ``panel``, side by side with a shared y axis and one legend."""
     panels = list(dict.fromkeys(table[panel].astype(str)))
-    hues = list(dict.fromkeys(table[hue].astype(str)))
+    hues = _hues(table, hue)
     n_x = table[x].astype(str).nunique()
     width = max(3.2, 0.32 * n_x * len(hues) + 1.2)
     fig, axes = plt.subplots(1, len(panels), figsize=(min(16.0, width * len(panels) + 0.6), 4.4), dpi=100,
@@ -85,9 +93,10 @@ def panel_bar_figure(
               horizontal=False, chance=chance, ylabel=ylabel if ax is axes[0][0] else "", ylim=ylim)
         ax.set_title(_short(name, 32), fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=min(4, len(labels)), frameon=False)
-    fig.suptitle(title, y=0.995, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.86))
+    fig.suptitle(title, y=0.99, fontsize=11)
+    fig.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.93),
+               ncol=min(4, len(labels)), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.84))
     return fig
 
 

@@ -156,12 +156,9 @@ def headline_table(summary: dict[str, Any]) -> pd.DataFrame:
     for subject, r in (numbers("accuracy").get("overall") or {}).items():
         if subject in rows:
             rows[subject]["accuracy"] = _with_ci(r["accuracy"], r["ci"]) + f" (chance {r['chance']:.2f})"
-    for subject, groups in (numbers("joint").get("joint") or {}).items():
+    for subject, r in (numbers("joint").get("overall") or {}).items():
         if subject in rows:
-            pairs = sum(g["n_pairs"] for g in groups.values())
-            if pairs:
-                both = sum(g["joint"] * g["n_pairs"] for g in groups.values() if g["joint"] is not None) / pairs
-                rows[subject]["joint (both versions right)"] = f"{both:.2f}"
+            rows[subject]["joint (both versions right)"] = _with_ci(r["joint"], r["ci"])
     for subject, questions in numbers("effects").items():
         if subject not in rows:
             continue
