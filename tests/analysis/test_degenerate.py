@@ -191,3 +191,4 @@ def test_an_unexpected_error_fails_one_analysis_and_the_report_is_still_written(
     assert summary["analyses"]["accuracy"]["numbers"]["overall"]["m/chooser"]["accuracy"] == 0.5
     html = report.html_path.read_text()
     assert "LinAlgError: Singular matrix" in html and "Accuracy by condition" in html
+    assert 'raise np.linalg.LinAlgError("Singular matrix")' in summary["analyses"]["boom"]["notes"][0]  # traceback

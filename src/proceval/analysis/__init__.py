@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,8 @@ def run_analyses(
                 results[name] = AnalysisResult(name, analysis.title, status="skipped", reason=exc.message)
             except Exception as exc:  # one broken fit must not cost the user the rest of the report
                 results[name] = AnalysisResult(name, analysis.title, status="failed",
-                                               reason=f"stopped with an unexpected error: {describe_error(exc)}")
+                                               reason=f"stopped with an unexpected error: {describe_error(exc)}",
+                                               notes=[traceback.format_exc()])  # for whoever fixes it
             bar.advance()
     return {name: results[name] for name in order}
 
