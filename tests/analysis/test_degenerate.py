@@ -147,7 +147,8 @@ def test_one_respondent_is_named_for_item_response_theory(tmp_path: Path) -> Non
     runs, humans = case_one_subject(tmp_path)
     result = run_analyses(load_responses(runs, humans=humans), ["irt"], CTX)["irt"]
     assert result.status == "skipped"
-    assert "run: one respondent" in str(result.reason) and "humans: one respondent" in str(result.reason)
+    assert "run: one respondent, no IRT (run it with --personas" in str(result.reason)
+    assert "humans: one respondent, no IRT (IRT needs several participants)" in str(result.reason)
 
 
 def test_one_level_is_named(tmp_path: Path) -> None:
