@@ -455,7 +455,10 @@ def load_responses(
         table = import_humans(humans_path, resolved, mapping).table if mapping else read_humans(humans_path)
         human_rows, stats = _human_rows(table, items, factors, humans_path)
         rows.extend(human_rows)
-    frame = pd.DataFrame.from_records(rows, columns=[*COLUMNS, *(FACTOR_PREFIX + f for f in factors)])
+    frame = pd.DataFrame.from_records(rows)
+    for column in [*COLUMNS, *(FACTOR_PREFIX + f for f in factors)]:  # present even without answers
+        if column not in frame:
+            frame[column] = pd.Series(dtype=object)
     frame["correct"] = frame["correct"].astype(float)
     for column in ("rating", "expected_rating"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")

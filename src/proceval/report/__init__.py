@@ -155,7 +155,8 @@ def headline_table(summary: dict[str, Any]) -> pd.DataFrame:
                           "answered": f"{humans['used']} answers from {humans['participants']} participants"}
     for subject, r in (numbers("accuracy").get("overall") or {}).items():
         if subject in rows:
-            rows[subject]["accuracy"] = _with_ci(r["accuracy"], r["ci"]) + f" (chance {r['chance']:.2f})"
+            chance = f" (chance {r['chance']:.2f})" if r.get("chance") is not None else ""
+            rows[subject]["accuracy"] = _with_ci(r["accuracy"], r["ci"]) + chance
     for subject, r in (numbers("joint").get("overall") or {}).items():
         if subject in rows:
             rows[subject]["joint (both versions right)"] = _with_ci(r["joint"], r["ci"])
