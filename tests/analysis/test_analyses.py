@@ -74,6 +74,9 @@ def test_joint_metric_by_hand(tmp_path: Path) -> None:
     assert table.loc["shown", "false_accuracy"] == pytest.approx(0.75)
     assert table.loc["hidden", "joint_accuracy"] == 0.0
     assert table.loc["shown", "n_pairs"] == 4
+    overall = result.numbers["overall"]["local/test-model"]
+    assert overall["joint"] == pytest.approx(2 / 8) and overall["n_pairs"] == 8  # 2 of the 8 pairs both right
+    assert overall["true"] == pytest.approx(3 / 8) and overall["false"] == pytest.approx(7 / 8)
 
 
 def test_invalid_answers_count_as_wrong_and_failures_are_reported(tmp_path: Path) -> None:

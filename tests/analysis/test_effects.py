@@ -50,10 +50,18 @@ def test_reference_level_flips_the_sign() -> None:
 
 
 def test_single_level_group_falls_back_and_says_so() -> None:
-    data = simulate(participants=1, scenarios=30)
-    table = mixed_effects(data, factors=["structure"], groups=("participant", "scenario"))
+    rng = np.random.default_rng(3)
+    shift = rng.normal(0, 1, 10)
+    one_person = pd.DataFrame([{"participant": "p0", "scenario": f"s{s}", "structure": ("yes", "no")[k % 2],
+                                "rating": 3 + shift[s] - 0.6 * (k % 2) + rng.normal(0, 0.3)}
+                               for s in range(10) for k in range(6)])
+    table = mixed_effects(one_person, factors=["structure"], groups=("participant", "scenario"))
     assert table.attrs["groups"] == ["scenario"]
     assert "random intercept for scenario" in table.attrs["model"]
+    # one answer per scenario: its intercept cannot be told from the residual, so it is left out too
+    once = mixed_effects(simulate(participants=1, scenarios=30), factors=["structure"],
+                         groups=("participant", "scenario"))
+    assert once.attrs["groups"] == [] and "ordinary least squares" in once.attrs["model"]
 
 
 def test_missing_values_are_counted_not_hidden() -> None:

@@ -50,7 +50,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             rows.append(f"P{p},{item.id},{answer},900")
     (root / "humans.csv").write_text("\n".join(rows) + "\n")
     analyze([root / "model-a", root / "model-b"], out=root / "out", humans=root / "humans.csv", n_boot=200,
-            analyses=["validity", "accuracy", "joint", "position_bias", "calibration", "humans", "ratings"])
+            analyses=["validity", "accuracy", "belief_accuracy", "joint", "position_bias", "calibration", "humans",
+                      "ratings"])
     return root / "out"
 
 
@@ -210,3 +211,38 @@ def test_summary_json_has_exactly_the_keys_docs_summary_schema_lists(report: Pat
                 assert set(node) == documented, (name, path)
                 checked += 1
     assert checked >= 10
+
+
+def _accuracy_from_files(run: Path) -> float:
+    """Share of correct answers, read straight from the run's responses.jsonl."""
+    rows = [json.loads(line) for line in (run / "responses.jsonl").read_text().splitlines()]
+    return sum(bool(r["correct"]) for r in rows) / len(rows)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)")
+def test_the_first_screen_is_the_summary(report: Path) -> None:
+    """A reader sees each subject's headline numbers, people beside models, and what did not apply, before
+    scrolling; provenance and sample items come after the results."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto((report / "report.html").as_uri())
+            page.wait_for_load_state("load")
+            table = page.locator("#summary table")
+            box = table.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 800, box
+            not_applicable = page.locator("#summary li", has_text="Rating means").bounding_box()
+            assert not_applicable is not None and not_applicable["y"] + not_applicable["height"] <= 800
+            what = page.locator("#what").bounding_box()
+            assert what is not None and what["y"] > 800 * 2  # provenance after the figures and results
+            rows = page.eval_on_selector_all("#summary tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))")
+            headers = page.eval_on_selector_all("#summary thead th", "hs => hs.map(h => h.innerText)")
+        finally:
+            browser.close()
+    assert [r[0] for r in rows] == ["local/<b>model-a</b>", "openai/model-b", "humans"]  # people last
+    column = headers.index("accuracy")
+    for row, run in zip(rows[:2], ("model-a", "model-b"), strict=True):
+        assert row[column].startswith(f"{_accuracy_from_files(report.parent / run):.2f} [")
+    assert "baseline" in rows[2][headers.index("agreement with people")]

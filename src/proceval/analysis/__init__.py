@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import proceval.analysis.accuracy
 import proceval.analysis.calibration
 import proceval.analysis.effects
+import proceval.analysis.families
 import proceval.analysis.humans
 import proceval.analysis.joint
 import proceval.analysis.position
@@ -31,8 +33,10 @@ from proceval.analysis.base import (
     Analysis,
     AnalysisContext,
     AnalysisResult,
+    CannotEstimate,
     FigureSpec,
     NotApplicable,
+    describe_error,
     register_analysis,
 )
 from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
@@ -41,7 +45,8 @@ from proceval.errors import AnalysisError
 from proceval.plugins import load_entry_points
 from proceval.ui import progress_bar
 
-DEFAULT_ANALYSES = ["validity", "accuracy", "joint", "position_bias", "calibration", "ratings", "effects", "humans"]
+DEFAULT_ANALYSES = ["validity", "accuracy", "belief_accuracy", "joint", "position_bias", "calibration", "ratings",
+                    "rating_grid", "effects", "humans", "agreement_by_inference"]
 
 
 def _load_plugins() -> None:
@@ -68,8 +73,10 @@ def run_analyses(
 ) -> dict[str, AnalysisResult]:
     """Run the named analyses (default: all built-in ones, in a fixed order) on ``data``.
 
-    An analysis the data cannot support comes back with ``status="skipped"`` and the reason, so the rest of
-    the report is still built. Unknown names are an error listing the known ones.
+    An analysis the data cannot support comes back with ``status="skipped"`` and the reason; one whose data
+    are degenerate (:class:`CannotEstimate`) or that raises any other exception comes back with
+    ``status="failed"`` and the reason in words. Either way the other analyses and the report are still
+    built. Unknown names are an error listing the known ones.
     """
     ctx = ctx or AnalysisContext()
     registry = available_analyses()
@@ -80,16 +87,42 @@ def run_analyses(
         raise AnalysisError(f"unknown analysis {', '.join(map(repr, unknown))}",
                             hint=f"known analyses: {', '.join(sorted(registry))}")
     results: dict[str, AnalysisResult] = {}
+    order = list(wanted)
+    if data.frame.empty:  # runs killed before their first answer, `--limit 0`: only validity has something to say
+        reason = f"no answers to analyse (runs without answers: {', '.join(data.unanswered_runs()) or 'none'})"
+        for name in wanted:
+            if name != "validity":
+                results[name] = AnalysisResult(name, registry[name].title, status="skipped", reason=reason)
+        wanted = [n for n in wanted if n not in results]
     with progress_bar("analysing", total=len(wanted), unit="analyses", enabled=progress) as bar:
         for name in wanted:
             analysis = registry[name]
             bar.status(name)
             try:
                 results[name] = analysis.func(data, ctx)
+            except CannotEstimate as exc:
+                results[name] = AnalysisResult(name, analysis.title, status="failed", reason=exc.message)
             except NotApplicable as exc:
                 results[name] = AnalysisResult(name, analysis.title, status="skipped", reason=exc.message)
+            except Exception as exc:  # one broken fit must not cost the user the rest of the report
+                results[name] = AnalysisResult(name, analysis.title, status="failed",
+                                               reason=f"stopped with an unexpected error: {describe_error(exc)}",
+                                               notes=[traceback.format_exc()])  # for whoever fixes it
             bar.advance()
-    return results
+    return {name: results[name] for name in order}
+
+
+MIN_N_BOOT = 10
+
+
+def check_settings(*, n_boot: int, level: float) -> None:
+    """Refuse bootstrap settings that cannot give an interval, naming the option and its allowed range."""
+    if not 0 < level < 1:
+        raise AnalysisError(f"must be a fraction between 0 and 1 (exclusive), e.g. 0.95, not {level:g}",
+                            field="--level")
+    if int(n_boot) != n_boot or n_boot < MIN_N_BOOT:
+        raise AnalysisError(f"must be a whole number of at least {MIN_N_BOOT} (default 2000), not {n_boot}",
+                            field="--n-boot")
 
 
 @dataclass
@@ -103,10 +136,19 @@ class Report:
     data: ResponseData | None  # None when read back from disk (a study skipping a finished stage)
     summary: dict[str, Any]
 
+    def _with_status(self, status: str) -> dict[str, str]:
+        return {name: str(entry.get("reason") or "") for name, entry in self.summary.get("analyses", {}).items()
+                if entry.get("status") == status}
+
     @property
     def skipped(self) -> dict[str, str]:
-        return {name: str(entry.get("reason") or "") for name, entry in self.summary.get("analyses", {}).items()
-                if entry.get("status") == "skipped"}
+        """Analyses that do not apply to these data: name → reason."""
+        return self._with_status("skipped")
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Analyses that could not be computed (degenerate data, an error): name → reason."""
+        return self._with_status("failed")
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Report:
@@ -133,10 +175,17 @@ def analyze(
     progress: bool = False,
 ) -> Report:
     """Load runs (and human data), run the analyses and write ``out``/report.html, summary.json, tables/*.csv
-    and figures/*.png|svg. Runs of different datasets are refused."""
+    and figures/*.png|svg. Runs of different datasets are refused. A run that did not answer every item is
+    warned about (and marked in the report). The report directory is written beside ``out`` and renamed into
+    place, so a new report never mixes with files of an earlier one."""
+    import warnings
+
     from proceval.report import write_report
 
+    check_settings(n_boot=n_boot, level=level)
     data = load_responses(list(runs), dataset=dataset, humans=humans)
+    for line in data.coverage_warnings():
+        warnings.warn(line, stacklevel=2)
     ctx = AnalysisContext(seed=seed, n_boot=n_boot, level=level, options=dict(options or {}))
     results = run_analyses(data, analyses, ctx, progress=progress)
     html_path, summary_path, summary = write_report(data, results, ctx, Path(out), title=title,
@@ -150,6 +199,7 @@ __all__ = [
     "Analysis",
     "AnalysisContext",
     "AnalysisResult",
+    "CannotEstimate",
     "FigureSpec",
     "NotApplicable",
     "Report",

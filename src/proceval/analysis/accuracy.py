@@ -94,6 +94,11 @@ def accuracy_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResul
         by_condition = by_condition.drop(columns="question_name")
     result.tables["by_condition"] = by_condition
     overall = accuracy_table(data.frame, [], seed=ctx.seed, n_boot=ctx.n_boot, level=ctx.level)
+    empty = [{"subject": label, "n": 0, "n_invalid": 0, "n_failed": 0, "correct": 0, "accuracy": float("nan"),
+              "ci_low": float("nan"), "ci_high": float("nan"), "chance": float(overall["chance"].mean())}
+             for label in data.unanswered_runs().values()]
+    if empty:  # a run without answers is shown with zero answers, never left out
+        overall = pd.concat([overall, pd.DataFrame.from_records(empty, columns=overall.columns)], ignore_index=True)
     result.tables["overall"] = overall
     for factor in data.factors:
         column = FACTOR_PREFIX + factor
@@ -148,7 +153,7 @@ def _bar_drawer(table: pd.DataFrame, x: str, title: str, chance: float):  # type
 
 
 def _bar(table: pd.DataFrame, x: str, title: str, chance: float):  # type: ignore[no-untyped-def]
-    from proceval.report.figures import bar_ci_figure
+    from proceval.figures import bar_ci_figure
 
     return bar_ci_figure(table, x=x, y="accuracy", low="ci_low", high="ci_high", hue="subject", chance=chance,
                          ylabel="accuracy", title=title)

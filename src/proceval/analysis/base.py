@@ -20,6 +20,17 @@ class NotApplicable(AnalysisError):
     """The data cannot support this analysis (e.g. ratings asked of choice items). The rest still runs."""
 
 
+class CannotEstimate(NotApplicable):
+    """The data are of the right kind but degenerate (no variance, one level, a singular design): the analysis
+    is reported as failed with this reason, in words, and the rest still runs."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """An unexpected exception in words: its type and message (``LinAlgError: Singular matrix``)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 @dataclass
 class FigureSpec:
     """A figure an analysis offers; ``draw`` builds it with matplotlib when a report asks for it."""
@@ -40,8 +51,10 @@ class AnalysisResult:
     figures: list[FigureSpec] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | skipped
+    status: str = "ok"  # ok | skipped (does not apply) | failed (degenerate data or an error)
     reason: str | None = None
+    # parts (e.g. "subject / question") that could not be estimated while the rest was: part → reason
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -85,7 +85,7 @@ def calibration_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisRe
                         f"probability in {bins} equal-width bins; ECE weights bins by size.")
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import reliability_figure
+        from proceval.figures import reliability_figure
 
         return reliability_figure(curve_table, title="Reliability of the top option's probability")
 

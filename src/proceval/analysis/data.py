@@ -33,6 +33,9 @@ from proceval.run.io import RESPONSES_FILE, RUN_FILE, read_responses
 
 FACTOR_PREFIX = "factor:"
 HUMAN_SUBJECT = "humans"
+COLUMNS = ["subject", "subject_kind", "participant", "run", "item_id", "strategy", "scoring", "choice", "correct",
+           "status", "first_shown", "probs", "per_order", "rating", "expected_rating", "rt_ms", "scenario_id",
+           "condition_name", "question_name", "response_type", "n_options", "answer"]
 
 
 @dataclass
@@ -72,6 +75,13 @@ class ResponseData:
     factors: list[str]
     humans_path: Path | None = None
     human_stats: dict[str, Any] = field(default_factory=dict)
+    run_labels: dict[str, str] = field(default_factory=dict)  # run directory name → subject label in tables
+
+    def unanswered_runs(self) -> dict[str, str]:
+        """Runs with no answers (killed before the first, ``--limit 0``): run name → subject label. They have
+        no rows in :attr:`frame`; tables that list subjects show them with zero answers."""
+        answered = set(self.frame["run"])
+        return {run.name: self.run_labels[run.name] for run in self.runs if run.name not in answered}
 
     @property
     def factor_columns(self) -> list[str]:
@@ -89,13 +99,41 @@ class ResponseData:
     def has_humans(self) -> bool:
         return bool((self.frame["subject_kind"] == "human").any())
 
+    def coverage(self) -> list[dict[str, Any]]:
+        """Per run: its subject, status, the dataset items it answered and whether that is all of them."""
+        n_items = len(self.dataset.items)
+        out = []
+        for run in self.runs:
+            answered = len({r["item_id"] for r in run.responses})
+            status = run.info.get("status")
+            out.append({"run": run.name, "subject": self.run_labels.get(run.name, run.subject),
+                        "status": status, "responses": len(run.responses), "items_answered": answered,
+                        "items_in_dataset": n_items, "limit": run.info.get("limit"),
+                        "complete": answered >= n_items and status in (None, "complete")})
+        return out
+
+    def coverage_warnings(self) -> list[str]:
+        """One sentence per run that did not answer every item of the dataset (or did not finish)."""
+        lines = []
+        for c in self.coverage():
+            if c["complete"]:
+                continue
+            why = [f"limit {c['limit']}"] if c["limit"] is not None and c["limit"] < c["items_in_dataset"] else []
+            if c["status"] not in (None, "complete"):
+                why.append(f"status {c['status']}")
+            because = f" ({', '.join(why)})" if why else ""
+            lines.append(f"run {c['run']} answered {c['items_answered']} of the dataset's {c['items_in_dataset']} "
+                         f"items{because}: its numbers cover only those items")
+        return lines
+
 
 def read_run(path: str | os.PathLike[str]) -> RunInfo:
     """Read a run directory, as the run engine reads it (:func:`proceval.run.io.read_responses`): corrupt
     lines are errors that name the file and line."""
     root = Path(path)
     run_file, responses_file = root / RUN_FILE, root / RESPONSES_FILE
-    if not root.is_dir() or not responses_file.is_file():
+    # a run killed before its first answer has run.json and no responses yet: it is a run with zero answers
+    if not root.is_dir() or not (responses_file.is_file() or run_file.is_file()):
         raise RunError(
             f"not a run directory (it needs {RESPONSES_FILE} and {RUN_FILE})",
             file=root,
@@ -109,6 +147,45 @@ def read_run(path: str | os.PathLike[str]) -> RunInfo:
             raise RunError(f"unreadable run manifest: {exc}", file=run_file) from None
     responses, _torn = read_responses(responses_file)  # a write cut off by a kill is not an answer
     return RunInfo(root, info, responses)
+
+
+def list_runs(root: str | os.PathLike[str] = ".", *, max_depth: int = 4) -> list[dict[str, Any]]:
+    """Run directories under ``root`` (``root`` itself included), each described by its ``run.json``: path,
+    status, subject, strategy, scoring, seed, limit, dataset template, items to answer, responses and
+    invalid/error counts. Sorted by path; a ``run.json`` that cannot be read is listed with status
+    ``unreadable``. Folders deeper than ``max_depth`` below ``root`` are not searched."""
+    base = Path(root)
+    if not base.is_dir():
+        raise RunError("no such directory", file=base, hint="pass a folder that holds run directories")
+    found: list[dict[str, Any]] = []
+    for directory, subdirs, files in os.walk(base):
+        here = Path(directory)
+        depth = len(here.relative_to(base).parts)
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".")) if depth < max_depth else []
+        if RUN_FILE not in files:
+            continue
+        subdirs[:] = []  # a run directory holds no runs
+        try:
+            info = json.loads((here / RUN_FILE).read_text(encoding="utf-8"))
+            if not isinstance(info, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError):
+            found.append({"path": str(here), "status": "unreadable"})
+            continue
+        counts = info.get("counts") or {}
+        responses = counts.get("responses")
+        if responses is None:  # killed before run.json recorded counts: count the answers written
+            responses = len(read_responses(here / RESPONSES_FILE)[0])
+        model = info.get("model") or {}
+        found.append({
+            "path": str(here), "status": info.get("status") or "unknown",
+            "subject": model.get("spec") if isinstance(model, dict) else None,
+            "strategy": info.get("strategy"), "scoring": info.get("scoring"), "seed": info.get("seed"),
+            "limit": info.get("limit"), "template": (info.get("dataset") or {}).get("template"),
+            "items": counts.get("items"), "responses": responses, "invalid": counts.get("invalid", 0),
+            "errors": counts.get("errors", 0),
+        })
+    return sorted(found, key=lambda r: r["path"])
 
 
 def _resolve_dataset(runs: list[RunInfo], dataset: str | os.PathLike[str] | Dataset | None) -> Dataset:
@@ -180,16 +257,20 @@ def _factors(dataset: Dataset) -> list[str]:
     return factors
 
 
-def _label_shared_subjects(rows: list[dict[str, Any]]) -> None:
+def _label_shared_subjects(rows: list[dict[str, Any]], runs: list[RunInfo]) -> dict[str, str]:
     """A subject answering in several runs (one model under two prompts, say) gets each run's name in its
-    label, ``"local/m [cot-run]"``: otherwise every table would pool the runs into one row."""
-    runs: dict[str, set[str]] = {}
+    label, ``"local/m [cot-run]"``: otherwise every table would pool the runs into one row. Returns each run's
+    label (a run without answers is labelled by its model spec, shared ones with the run's name too)."""
+    names: dict[str, set[str]] = {}
+    for run in runs:
+        names.setdefault(run.subject, set()).add(run.name)
     for row in rows:
-        runs.setdefault(row["subject"], set()).add(row["run"])
-    shared = {subject for subject, names in runs.items() if len(names) > 1}
+        names.setdefault(row["subject"], set()).add(row["run"])
+    shared = {subject for subject, where in names.items() if len(where) > 1}
     for row in rows:
         if row["subject"] in shared:
             row["subject"] = f"{row['subject']} [{row['run']}]"
+    return {run.name: f"{run.subject} [{run.name}]" if run.subject in shared else run.subject for run in runs}
 
 
 def _run_rows(run: RunInfo, items: dict[str, Item], factors: list[str]) -> list[dict[str, Any]]:
@@ -372,7 +453,7 @@ def load_responses(
     rows: list[dict[str, Any]] = []
     for run in infos:
         rows.extend(_run_rows(run, items, factors))
-    _label_shared_subjects(rows)
+    labels = _label_shared_subjects(rows, infos)
     humans_path = Path(humans) if humans is not None else None
     stats: dict[str, Any] = {}
     if humans_path is not None:
@@ -384,7 +465,10 @@ def load_responses(
         human_rows, stats = _human_rows(table, items, factors, humans_path)
         rows.extend(human_rows)
     frame = pd.DataFrame.from_records(rows)
+    for column in [*COLUMNS, *(FACTOR_PREFIX + f for f in factors)]:  # present even without answers
+        if column not in frame:
+            frame[column] = pd.Series(dtype=object)
     frame["correct"] = frame["correct"].astype(float)
     for column in ("rating", "expected_rating"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return ResponseData(frame, resolved, infos, factors, humans_path, stats)
+    return ResponseData(frame, resolved, infos, factors, humans_path, stats, labels)

@@ -1128,7 +1128,9 @@ def _register() -> None:
         notes: list[str] = []
         for name, group in frame.groupby("run", sort=False):
             if group["participant"].nunique() < 2:
-                notes.append(f"{name}: one respondent, no IRT (run it with --personas for a population)")
+                humans = (group["subject_kind"] == "human").all()
+                notes.append(f"{name}: one respondent, no IRT (" + ("IRT needs several participants)" if humans
+                             else "run it with --personas for a population)"))
                 continue
             try:
                 fits[str(name)] = fit_irt(matrix_from_frame(group, source=str(name)), model)

@@ -50,9 +50,10 @@ def find_pair_factor(data: ResponseData) -> tuple[str, dict[str, str]]:
 
 def joint_table(
     frame: pd.DataFrame, factor: str, pairs: dict[str, str], other_factors: list[str], *,
-    seed: int = 0, n_boot: int = 2000, level: float = 0.95,
+    seed: int = 0, n_boot: int = 2000, level: float = 0.95, overall: bool = False,
 ) -> pd.DataFrame:
-    """Per subject and group: pairs found, TB / FB accuracy on them, and the share with both right."""
+    """Per subject and group: pairs found, TB / FB accuracy on them, and the share with both right.
+    With ``overall``, one row per subject pooling every pair."""
     rows = scored_rows(frame)
     rows = rows[rows["score"].notna()]
     column = FACTOR_PREFIX + factor
@@ -68,7 +69,7 @@ def joint_table(
         return pd.DataFrame()
     wide = wide.reset_index()
     wide["both"] = ((wide["true"] == 1) & (wide["false"] == 1)).astype(float)
-    group_keys = ["subject", "question_name", "pair", *others]
+    group_keys = ["subject"] if overall else ["subject", "question_name", "pair", *others]
     out = []
     for group, part in wide.groupby(group_keys, sort=False, dropna=False):
         is_human = part["subject"].iloc[0] != part["participant"].iloc[0]
@@ -97,7 +98,13 @@ def joint_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
                                                           "joint_accuracy", "ci_low", "ci_high"}]
     varying = [c for c in label_cols if table[c].nunique(dropna=False) > 1] or ["pair"]
     plot = table.assign(group=table[varying].astype(str).agg(" / ".join, axis=1))
-    result.numbers = {"pair_factor": factor, "pairs": pairs, "joint": {}}
+    pooled = joint_table(data.frame, factor, pairs, data.factors, seed=ctx.seed, n_boot=ctx.n_boot,
+                         level=ctx.level, overall=True)
+    result.tables["joint_overall"] = pooled
+    result.numbers = {"pair_factor": factor, "pairs": pairs, "joint": {}, "overall": {
+        str(r["subject"]): {"true": r["true_accuracy"], "false": r["false_accuracy"], "joint": r["joint_accuracy"],
+                            "ci": [r["ci_low"], r["ci_high"]], "n_pairs": int(r["n_pairs"])}
+        for _, r in pooled.iterrows()}}
     for _, r in plot.iterrows():
         result.numbers["joint"].setdefault(str(r["subject"]), {})[r["group"]] = {
             "true": r["true_accuracy"], "false": r["false_accuracy"], "joint": r["joint_accuracy"],
@@ -108,7 +115,7 @@ def joint_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     )
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import bar_ci_figure
+        from proceval.figures import bar_ci_figure
 
         return bar_ci_figure(plot, x="group", y="joint_accuracy", low="ci_low", high="ci_high", hue="subject",
                              chance=0.25 if (table["pair"].notna().all()) else None, ylabel="both versions right",

@@ -93,7 +93,7 @@ def position_bias_analysis(data: ResponseData, ctx: AnalysisContext) -> Analysis
     result.notes.append("Each presentation order counts once; p: two-sided binomial test against the unbiased rate.")
 
     def draw():  # type: ignore[no-untyped-def]
-        from proceval.report.figures import bar_ci_figure
+        from proceval.figures import bar_ci_figure
 
         return bar_ci_figure(table, x="subject", y="share_first", low="ci_low", high="ci_high",
                              chance=float(table["unbiased"].mean()), ylabel="share choosing the first option",
@@ -108,6 +108,11 @@ def position_bias_analysis(data: ResponseData, ctx: AnalysisContext) -> Analysis
 def validity_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     """How many answers could be parsed, and how many calls failed, per subject."""
     table = validity_table(data.frame)
+    empty = [{"subject": label, "answers": 0, "ok": 0, "invalid": 0, "too_long": 0, "error": 0,
+              "invalid_rate": float("nan"), "failed_rate": float("nan")} for label in data.unanswered_runs().values()]
+    if empty:  # a run without answers is shown, never left out of the table
+        table = pd.concat([table, pd.DataFrame.from_records(empty)], ignore_index=True) if len(table) else \
+            pd.DataFrame.from_records(empty)
     result = AnalysisResult("validity", "Answer validity", tables={"validity": table})
     result.numbers = {str(r["subject"]): {k: (int(r[k]) if k in ("answers", "ok", "invalid", "too_long", "error")
                                               else float(r[k]))

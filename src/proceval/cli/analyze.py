@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from proceval.analysis import Report, analyze, available_analyses
+from proceval.analysis import Report, analyze, available_analyses, check_settings
 from proceval.analysis.agreement import MODEL_DEFINITIONS, TIES
+from proceval.errors import AnalysisError
+from proceval.report import open_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "and write a self-contained report.html, summary.json, tables/*.csv and figures/ to --out.",
     )
     parser.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run directories (`proceval run --out`)")
-    parser.add_argument("--out", type=Path, required=True, help="report directory to write")
+    parser.add_argument("--out", type=Path, help="report directory to write (required unless --list); an earlier "
+                        "report there is replaced as a whole")
     parser.add_argument("--dataset", type=Path, help="dataset directory (default: the one recorded in run.json)")
     parser.add_argument("--humans", type=Path, metavar="FILE",
                         help="human answers: long table with participant, item_id, response[, rt_ms]")
@@ -39,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                             f"{k}: {v}" for k, v in MODEL_DEFINITIONS.items()))
     parser.add_argument("--ties", choices=list(TIES), default="split",
                         help="tied modal answers: " + "; ".join(f"{k}: {v}" for k, v in TIES.items()))
+    parser.add_argument("--open", action="store_true", help="open report.html in the web browser when done")
     parser.set_defaults(func=run)
 
 
@@ -66,6 +70,11 @@ def print_report(report: Report, console: Console | None = None) -> None:
         for reason, count in humans["unusable"].items():
             console.print(f"  {count} × {escape(reason)}", highlight=False)
     requested = set(settings.get("requested", []))
+    for name, entry in report.summary.get("analyses", {}).items():
+        for part, reason in (entry.get("failures") or {}).items():
+            console.print(f"[red]{escape(name)}: not computed for {escape(part)}: {escape(reason)}[/]")
+    for name, reason in report.failed.items():
+        console.print(f"[red]failed: {escape(name)}: {escape(reason)}[/]")
     for name, reason in report.skipped.items():
         style = "yellow" if name in requested else "dim"
         label = "requested analysis not applicable" if name in requested else "not applicable"
@@ -80,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
         for name, analysis in available_analyses().items():
             console.print(f"[bold]{escape(name)}[/]: {escape(analysis.description)}")
         return 0
+    if args.out is None:
+        raise AnalysisError("--out is required: the report directory to write", hint="e.g. --out reports/tom")
+    if not args.runs and args.humans is None:
+        raise AnalysisError("no run directories given", hint="proceval analyze RUN [RUN ...] --out DIR")
+    check_settings(n_boot=args.n_boot, level=args.level)
     names: list[str] | None = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
     options: dict[str, Any] = {"agreement_by": args.by, "agreement_definition": args.agreement_model,
                                "agreement_ties": args.ties}
@@ -87,4 +101,6 @@ def run(args: argparse.Namespace) -> int:
                      seed=args.seed, n_boot=args.n_boot, level=args.level, title=args.title, options=options,
                      progress=True)
     print_report(report, console)
+    if args.open:
+        open_report(report.html_path)
     return 0

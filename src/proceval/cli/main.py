@@ -31,6 +31,8 @@ COMMANDS = {
     "import-humans": "import human responses from a table in its own layout",
     "import-model-answers": "import answers models gave elsewhere as a run directory",
     "analyze": "analyse runs (and human data) into report.html and summary.json",
+    "runs": "list run directories with status, counts and settings",
+    "view": "open a report in the web browser",
     "study": "run every stage of a study file, resuming what is done",
     "qdc": "quality, diversity and complexity profile of generated datasets",
     "irt": "fit item response theory models to responses",

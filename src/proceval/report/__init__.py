@@ -7,6 +7,8 @@ import base64
 import json
 import math
 import platform
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,6 +20,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from proceval import __version__
+from proceval.dataset import replace_dir
+from proceval.errors import AnalysisError
 
 if TYPE_CHECKING:
     from proceval.analysis.base import AnalysisContext, AnalysisResult
@@ -95,13 +99,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _run_summary(run: Any) -> dict[str, Any]:
+def _run_summary(run: Any, label: str, coverage: dict[str, Any]) -> dict[str, Any]:
     info = run.info
     counts = info.get("counts") or {}
     return {
         "run": run.name,
         "path": str(run.path),
-        "subject": run.subject,
+        "subject": label,
         "subject_kind": (run.responses[0].get("subject_kind") if run.responses else None) or "model",
         "strategy": info.get("strategy") or (run.responses[0].get("strategy") if run.responses else None),
         "scoring": info.get("scoring") or (run.responses[0].get("scoring") if run.responses else None),
@@ -111,7 +115,80 @@ def _run_summary(run: Any) -> dict[str, Any]:
         "proceval_version": info.get("proceval_version"),
         "counts": counts,
         "n_responses": len(run.responses),
+        "status": coverage["status"],
+        "items_answered": coverage["items_answered"],
+        "complete": coverage["complete"],
     }
+
+
+# the headline columns: analysis → (column, key in its numbers, value field)
+LEAD_FIGURES = ("belief_accuracy", "rating_grid", "agreement_by_inference", "joint", "accuracy", "ratings", "humans")
+BASELINE = "humans (leave-one-out, inter-participant baseline)"
+
+
+def _with_ci(value: Any, ci: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    low, high = (ci or [None, None])[:2]
+    interval = f" [{low:.{digits}f}, {high:.{digits}f}]" if low is not None and high is not None else ""
+    return f"{value:.{digits}f}{interval}"
+
+
+def headline_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """One row per subject (models and personas first, people last): answers and the headline number of each
+    analysis that ran, with its interval. Built from ``summary.json`` alone."""
+    analyses = summary["analyses"]
+
+    def numbers(name: str) -> dict[str, Any]:
+        entry = analyses.get(name) or {}
+        return entry.get("numbers") or {} if entry.get("status") == "ok" else {}
+
+    rows: dict[str, dict[str, str]] = {}
+    for s in summary["subjects"]:
+        answered = f"{s['items_answered']} of {summary['dataset']['n_items']} items"
+        if not s["complete"]:
+            answered += " (incomplete)"
+        rows.setdefault(s["subject"], {"subject": s["subject"], "kind": s["subject_kind"], "answered": answered})
+    humans = summary.get("humans")
+    if humans:
+        rows["humans"] = {"subject": "humans", "kind": "human",
+                          "answered": f"{humans['used']} answers from {humans['participants']} participants"}
+    for subject, r in (numbers("accuracy").get("overall") or {}).items():
+        if subject in rows:
+            chance = f" (chance {r['chance']:.2f})" if r.get("chance") is not None else ""
+            rows[subject]["accuracy"] = _with_ci(r["accuracy"], r["ci"]) + chance
+    for subject, r in (numbers("joint").get("overall") or {}).items():
+        if subject in rows:
+            rows[subject]["joint (both versions right)"] = _with_ci(r["joint"], r["ci"])
+    for subject, questions in numbers("effects").items():
+        if subject not in rows:
+            continue
+        for question, terms in questions.items():
+            rows[subject][f"effects on {question}"] = "; ".join(
+                f"{term.split(' vs ')[0]}: {_with_ci(t['estimate'], t['ci'])}" for term, t in terms.items())
+    for subject, r in (numbers("humans").get("agreement") or {}).items():
+        key = "humans" if subject == BASELINE else subject
+        if key in rows:
+            rows[key]["agreement with people"] = _with_ci(r["agreement"], r["ci"]) + (
+                " (leave-one-out baseline)" if subject == BASELINE else "")
+    ordered = sorted(rows.values(), key=lambda r: r["kind"] == "human")
+    frame = pd.DataFrame.from_records(ordered).fillna("–")
+    return frame
+
+
+def _not_computed(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """Analyses and parts that failed or do not apply, for the first screen (failed first)."""
+    out = []
+    for status in ("failed", "skipped"):
+        for name, entry in summary["analyses"].items():
+            if entry["status"] == status:
+                out.append({"name": name, "title": entry["title"], "status": status, "reason": entry["reason"] or "",
+                            "requested": entry["requested"]})
+    for name, entry in summary["analyses"].items():
+        for part, reason in (entry.get("failures") or {}).items():  # the reason names the part
+            out.insert(0, {"name": name, "title": entry["title"], "status": "failed", "part": part,
+                           "reason": reason, "requested": False})
+    return out
 
 
 def _sample_items(data: ResponseData) -> list[dict[str, Any]]:
@@ -153,7 +230,9 @@ def build_summary(
             "counts_per_condition": manifest.counts_per_condition,
             "skipped": len(manifest.skipped),
         },
-        "subjects": [_run_summary(run) for run in data.runs],
+        "subjects": [_run_summary(run, data.run_labels.get(run.name, run.subject), c)
+                     for run, c in zip(data.runs, data.coverage(), strict=True)],
+        "warnings": data.coverage_warnings(),
         "humans": {k: v for k, v in data.human_stats.items() if k != "invalid_examples"} or None,
         "settings": {"seed": ctx.seed, "n_boot": ctx.n_boot, "level": ctx.level, "requested": requested,
                      "options": ctx.options},
@@ -163,6 +242,7 @@ def build_summary(
                 "title": r.title,
                 "status": r.status,
                 "reason": r.reason,
+                "failures": r.failures,
                 "requested": name in requested,
                 "numbers": r.numbers,
                 "notes": r.notes,
@@ -184,11 +264,37 @@ def write_report(
     title: str | None = None,
     requested: list[str] | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
-    """Write report.html, summary.json, tables/*.csv and figures/*; return (html path, summary path, summary)."""
-    from proceval.report.figures import save_figure
+    """Write report.html, summary.json, tables/*.csv and figures/*; return (html path, summary path, summary).
 
-    requested = requested or []
-    out.mkdir(parents=True, exist_ok=True)
+    The files are written to a temporary sibling of ``out`` that replaces ``out`` at the end, so nothing of
+    an earlier report (a table that no longer exists) survives beside the new one, and a failure leaves the
+    earlier report whole. An existing ``out`` that is not a report (nor empty) is refused."""
+    check_report_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's private 0700 would make the published report unreadable to others
+    try:
+        summary = _write_files(data, results, ctx, tmp, title=title, requested=requested or [])
+        replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out / REPORT_FILE, out / SUMMARY_FILE, summary
+
+
+def check_report_dir(out: Path) -> None:
+    """``out`` may be new, empty or an earlier report; anything else is the user's and is never replaced."""
+    if out.exists() and not out.is_dir():
+        raise AnalysisError("the report directory is a file", file=out, hint="choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / SUMMARY_FILE).is_file():
+        raise AnalysisError("this directory holds files that are not a proceval report; a report replaces its "
+                            "whole directory", file=out, hint="choose a new or empty --out")
+
+
+def _write_files(data: ResponseData, results: dict[str, AnalysisResult], ctx: AnalysisContext, out: Path, *,
+                 title: str | None, requested: list[str]) -> dict[str, Any]:
+    from proceval.analysis.base import describe_error
+    from proceval.figures import save_figure
+
     (out / "tables").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     title = title or f"proceval report: {data.dataset.template_name or data.dataset.name}"
@@ -198,7 +304,7 @@ def write_report(
     for name, result in results.items():
         view: dict[str, Any] = {"name": name, "title": result.title, "status": result.status,
                                 "reason": result.reason, "notes": result.notes, "figures": [], "tables": [],
-                                "requested": name in requested}
+                                "requested": name in requested, "failures": result.failures}
         for table_name, frame in result.tables.items():
             csv = f"tables/{name}__{table_name}.csv"
             frame.to_csv(out / csv, index=False)
@@ -206,7 +312,11 @@ def write_report(
             view["tables"].append(table_view(table_name, frame, csv))
         for spec in result.figures:
             stem = out / "figures" / spec.name
-            png = save_figure(spec.draw(), stem)
+            try:
+                png = save_figure(spec.draw(), stem)
+            except Exception as exc:  # a figure that cannot be drawn must not cost the rest of the report
+                result.failures[f"figure {spec.name}"] = f"could not be drawn: {describe_error(exc)}"
+                continue
             files = {"name": spec.name, "title": spec.title, "png": f"figures/{spec.name}.png",
                      "svg": f"figures/{spec.name}.svg"}
             figure_files.setdefault(name, []).append(files)
@@ -225,9 +335,12 @@ def write_report(
         for name, levels in manifest.conditions.items()])
     subjects = pd.DataFrame.from_records([
         {"run": s["run"], "subject": s["subject"], "kind": s["subject_kind"], "strategy": s["strategy"],
-         "scoring": s["scoring"], "seed": s["seed"], "responses": s["n_responses"],
+         "scoring": s["scoring"], "seed": s["seed"], "status": s["status"], "responses": s["n_responses"],
+         "items answered": s["items_answered"],
          "model": json.dumps(s["model"], ensure_ascii=False) if s["model"] else ""}
         for s in summary["subjects"]])
+    # the first figure of each leading analysis (the family's paper figure first) opens the figures, at most 3
+    lead = [v["figures"][0] for name in LEAD_FIGURES for v in views if v["name"] == name and v["figures"]][:3]
     env = Environment(loader=PackageLoader("proceval.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     env.globals["table_html"] = table_html
     source = manifest.source or {}
@@ -248,10 +361,32 @@ def write_report(
               for s in summary["subjects"]],
         humans=summary["humans"],
         analyses=views,
+        headline=table_view("headline", headline_table(summary)),
+        not_computed=_not_computed(summary),
+        warnings=summary["warnings"],
+        lead_figures=lead,
+        lead_names={f["name"] for f in lead},
         skipped=[v for v in views if v["status"] == "skipped"],
+        failed=[v for v in views if v["status"] == "failed"],
         environment_table=table_view("environment", pd.DataFrame(
             [{"package": k, "version": v} for k, v in summary["environment"].items()])),
     )
-    html_path = out / REPORT_FILE
-    html_path.write_text(html, encoding="utf-8")
-    return html_path, summary_path, summary
+    (out / REPORT_FILE).write_text(html, encoding="utf-8")
+    return summary
+
+
+def open_report(path: str | Path) -> Path:
+    """Open a report (its directory or report.html) in the user's web browser (``$BROWSER`` if set).
+
+    Returns the file opened; a missing report or no browser to start is an :class:`AnalysisError`."""
+    import webbrowser
+
+    target = Path(path)
+    if target.is_dir():
+        target = target / REPORT_FILE
+    if not target.is_file():
+        raise AnalysisError("no report here", file=target, hint="pass a report directory written by `proceval analyze`")
+    if not webbrowser.open(target.resolve().as_uri()):
+        raise AnalysisError("no web browser could be started", file=target,
+                            hint="open the file yourself, or set BROWSER to a browser command")
+    return target
