@@ -153,7 +153,7 @@ def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
             result.tables["accuracy_vs_humans"] = side_table
 
             def draw_acc():  # type: ignore[no-untyped-def]
-                from proceval.report.figures import scatter_figure
+                from proceval.figures import scatter_figure
 
                 return scatter_figure(side_table, x="human_accuracy", y="model_accuracy", hue="subject",
                                       xlabel="human accuracy", ylabel="model accuracy",
@@ -198,7 +198,7 @@ def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
             HUMAN_BASELINE, "humans (LOO)", regex=False))
 
         def draw_agreement():  # type: ignore[no-untyped-def]
-            from proceval.report.figures import bar_ci_figure
+            from proceval.figures import bar_ci_figure
 
             return bar_ci_figure(plot, x="subject", y="agreement", low="ci_low", high="ci_high",
                                  ylabel="agreement with the modal human answer", title="Agreement with people")

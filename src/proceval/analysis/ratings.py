@@ -98,7 +98,7 @@ def ratings_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult
             label=lambda t, f=factor: t["question_name"].astype(str) + ": " + t[f].astype(str))
 
         def draw(t: pd.DataFrame = table, f: str = factor):  # type: ignore[no-untyped-def]
-            from proceval.report.figures import bar_ci_figure
+            from proceval.figures import bar_ci_figure
 
             return bar_ci_figure(t, x="label", y="mean", low="ci_low", high="ci_high", hue="subject",
                                  ylabel="mean rating", title=f"Mean rating by {f}",
