@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from proceval import __version__
+from proceval.core.generate import GenerateConfig
 from proceval.dataset import Dataset, Item
 from proceval.errors import ModelError, RunError
 from proceval.ids import content_id
@@ -143,12 +144,11 @@ class ItemAnswerer:
 
     # -- helpers ----------------------------------------------------------------------------------
     def _generate(self, messages: list[Any], record: dict[str, Any], *parts: object) -> str:
-        gen = self.model.generate(
-            messages,
+        gen = self.model.generate(messages, GenerateConfig(
             max_tokens=self.s.max_tokens,
             temperature=self.s.temperature,
             seed=call_seed(self.s.seed, *parts),
-        )
+        ))
         record["prompt_tokens"] += gen.prompt_tokens
         record["completion_tokens"] += gen.completion_tokens
         return gen.text
