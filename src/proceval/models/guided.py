@@ -104,46 +104,18 @@ def matcher(tokenizer: Any, grammar: str) -> Any:
     return m
 
 
-def grammar_accepts(step: Step, text: str) -> bool:
-    """Whether ``text`` is a complete string of a (non-guide) constraint, by llguidance's parser."""
+def satisfies(step: Step, text: str) -> bool:
+    """Whether ``text`` is a whole string of a (non-guide) constraint: a choice or regular expression by plain
+    Python, a JSON schema or grammar by llguidance's parser (any JSON whitespace accepted)."""
+    if isinstance(step, Choice):
+        return text in step.options
+    if isinstance(step, Regex):
+        return re.fullmatch(step.pattern, text) is not None
     grammar = grammar_of(step, json_layout=False)
     if grammar is None:
         return True
     m = matcher(_byte_tokenizer(), grammar)
     return bool(m.consume_tokens(list(text.encode("utf-8"))) and m.is_accepting())
-
-
-def satisfies(constraint: Constraint | Free, text: str) -> bool:
-    """Whether a whole response satisfies a constraint (a guide: replayed block by block)."""
-    if not isinstance(constraint, Guide):
-        if isinstance(constraint, Choice):
-            return text in constraint.options
-        if isinstance(constraint, Regex):
-            return re.fullmatch(constraint.pattern, text) is not None
-        return grammar_accepts(constraint, text)
-    return replay_guide(constraint, text) is not None
-
-
-def replay_guide(guide: Guide, text: str) -> list[str] | None:
-    """Split ``text`` into the blocks ``guide`` allows, or ``None`` when it does not allow ``text``.
-
-    Each block is the shortest prefix of the rest its step accepts (for a marker, up to the first marker).
-    """
-    blocks: list[str] = []
-    done = ""
-    while True:
-        step = guide.allowed(done)
-        rest = text[len(done):]
-        if step is None:
-            return blocks if not rest else None
-        if isinstance(step, Free) and step.until is None:
-            blocks.append(rest)
-            return blocks
-        cut = next((n for n in range(1, len(rest) + 1) if grammar_accepts(step, rest[:n])), None)
-        if cut is None:
-            return None
-        blocks.append(rest[:cut])
-        done += rest[:cut]
 
 
 @dataclass
