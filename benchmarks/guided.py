@@ -61,7 +61,7 @@ def rate(model: Any, config: GenerateConfig, repeats: int) -> dict[str, float]:
 
 
 def guide_step_seconds(model: Any, n: int = 300) -> dict[str, float]:
-    """Median time of one guide step: close the block, ask the guide, compile its grammar, compute the mask."""
+    """Median time of one guide step: close the block, ask the guide, get its matcher, compute the mask."""
     tokenizer = model._guidance_tokenizer()
     session = ConstraintSession(Counting(), tokenizer, int(model.llm.n_vocab()))
     fills = {" one": " one", " [0-9]{1,3}": " 42", " [a-z]{2,8}[,.]": " cat,"}
@@ -81,7 +81,9 @@ def guide_step_seconds(model: Any, n: int = 300) -> dict[str, float]:
             session.end_block()  # a regex that could go on: the model ends it with end-of-sequence
         session.allowed()
         steps.append(time.perf_counter() - start)
-    return {"guide_step_s": statistics.median(steps), "mask_s": statistics.median(masks)}
+    # the first step of each kind compiles its grammar; later ones copy the compiled matcher
+    return {"guide_step_s": statistics.median(steps), "first_steps_s": statistics.median(steps[:3]),
+            "mask_s": statistics.median(masks)}
 
 
 def main() -> None:
@@ -111,6 +113,7 @@ def main() -> None:
         "decode_ms_per_token": round(1000 * token_s, 3),
         "mask_ms_per_token": round(1000 * costs["mask_s"], 3),
         "guide_step_ms": round(1000 * costs["guide_step_s"], 3),
+        "guide_step_new_grammar_ms": round(1000 * costs["first_steps_s"], 3),
         "guide_step_fraction_of_token": round(costs["guide_step_s"] / token_s, 4),
         "goal": "guide_step_fraction_of_token < 0.05",
     }, indent=1))

@@ -143,6 +143,7 @@ class ConstraintSession:
         self._bitmask = lnp.allocate_token_bitmask(1, tokenizer.vocab_size)
         self._fill = lnp.fill_next_token_bitmask
         self._matcher: Any = None
+        self._templates: dict[str, Any] = {}
         self._start(self.guide.allowed("") if self.guide is not None else cast(Step, constraint))
 
     @property
@@ -159,8 +160,16 @@ class ConstraintSession:
             self.finished = True
             return
         self.blocks += 1
-        grammar = grammar_of(step)
-        self._matcher = None if grammar is None else matcher(self.tokenizer, grammar)
+        self._matcher = self._compiled(step)
+
+    def _compiled(self, step: Step) -> Any:
+        """A fresh matcher for ``step``: compiled once per session and step, copied after (guides repeat steps)."""
+        key = json.dumps([type(step).__name__, step.key()], sort_keys=True)
+        if key not in self._templates:
+            grammar = grammar_of(step)
+            self._templates[key] = None if grammar is None else matcher(self.tokenizer, grammar)
+        template = self._templates[key]
+        return None if template is None else template.deep_copy()
 
     def _close_block(self) -> None:
         """The current block is complete: a fixed constraint ends; a guide says what comes next."""
