@@ -144,7 +144,7 @@ class OpenAIModel:
         self._server_model_known = False
         self._schema_style: int | None = None  # which response_format this server accepts (index in _SCHEMA_FORMATS)
         self.constraint_retries = max(0, int(constraint_retries))
-        self._guided_keys = True  # False once the server refused the guided_*/grammar body keys
+        self._send_guided_keys = True  # False once the server refused the guided_*/grammar body keys
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -280,14 +280,14 @@ class OpenAIModel:
         path = "/chat/completions" if self.endpoint == "chat" else "/completions"
         if isinstance(step, JsonSchema) and self.endpoint == "chat":
             data = self._structured_request(path, body, step.schema)
-        elif step is not None and not isinstance(step, Free) and self._guided_keys:
+        elif step is not None and not isinstance(step, Free) and self._send_guided_keys:
             try:
                 data = self.request("POST", path, {**body, **_guided_keys(step)})
             except ModelError as exc:
                 if isinstance(exc, ModelUnavailable | PromptTooLong) or not any(
                         f" answered {code}:" in exc.message for code in (400, 422)):
                     raise
-                self._guided_keys = False  # the server refuses the keys: sample and check instead
+                self._send_guided_keys = False  # the server refuses the keys: sample and check instead
                 data = self.request("POST", path, body)
         else:
             data = self.request("POST", path, body)
