@@ -194,6 +194,21 @@ def test_same_decoding_everywhere_for_the_same_seed(llama) -> None:
                                                  constraint=Alternating())).text == first
 
 
+class ThenFree:
+    def allowed(self, text: str) -> Any:
+        return Choice(["A:", "B:"]) if not text else (Free() if len(text) == 2 else None)
+
+    def cache_key(self) -> str | None:
+        return "then-free"
+
+
+def test_stop_strings_end_free_text_and_truncation_is_reported(llama) -> None:
+    gen = llama.generate(PROMPT, GenerateConfig(max_tokens=40, stop=("\n", "."), constraint=ThenFree()))
+    assert gen.text[:2] in ("A:", "B:") and "\n" not in gen.text and "." not in gen.text
+    short = llama.generate(PROMPT, GenerateConfig(max_tokens=3, constraint=Regex("[a-z]{20}")))
+    assert short.finish_reason == "length" and short.satisfied is False and len(short.text) < 20
+
+
 def test_guides_need_a_server_endpoint_that_continues_text(server) -> None:
     chat = load_model("openai/smollm2", base_url=server.base_url)
     with pytest.raises(ModelError, match="completions"):

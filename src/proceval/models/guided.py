@@ -264,8 +264,11 @@ def decode(
             break
         session.accept(token, piece(token))
         out.append(token)
-        if stops and session.free and (cut := _first_stop(session.text, stops)) is not None:
-            return Decoded(out, cut, "stop", True, session.blocks)
+        if stops and session.free:
+            block = session.block_bytes.decode("utf-8", errors="replace")
+            if (cut := _first_stop(block, stops)) is not None:  # stop strings end free text only
+                done = session.done_bytes.decode("utf-8", errors="replace")
+                return Decoded(out, done + cut, "stop", True, session.blocks)
     finish = "stop" if session.finished else "length"
     return Decoded(out, session.text, finish, session.satisfied(), session.blocks)
 
