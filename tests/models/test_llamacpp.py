@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proceval.errors import ModelError
-from proceval.models import Message, PromptTooLong, load_model
+from proceval.models import GenerateConfig, JsonSchema, Message, PromptTooLong, load_model
 from proceval.models.llamacpp import embedded_model_path
 from proceval.run import run_dataset
 from proceval.run.prompts import PromptBuilder
@@ -74,12 +74,13 @@ def test_multi_token_continuations_sum_their_tokens(smollm) -> None:
 
 def test_generation_is_deterministic_and_follows_a_json_schema(smollm) -> None:
     messages = [Message("user", "Name a colour.")]
-    a = smollm.generate(messages, max_tokens=8, temperature=0.0, seed=1)
-    b = smollm.generate(messages, max_tokens=8, temperature=0.0, seed=2)
+    a = smollm.generate(messages, GenerateConfig(max_tokens=8, temperature=0.0, seed=1))
+    b = smollm.generate(messages, GenerateConfig(max_tokens=8, temperature=0.0, seed=2))
     assert a.text == b.text and a.completion_tokens > 0
     schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}},
               "required": ["colour"]}
-    out = smollm.generate([Message("user", "Give a colour as JSON.")], max_tokens=40, json_schema=schema)
+    out = smollm.generate([Message("user", "Give a colour as JSON.")],
+                          GenerateConfig(max_tokens=40, constraint=JsonSchema(schema)))
     value = json.loads(out.text, strict=False)
     assert isinstance(value["colour"], str)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proceval.errors import ProcevalError
-from proceval.models import Message, ModelUnavailable, load_model
+from proceval.models import GenerateConfig, Message, ModelUnavailable, load_model
 from proceval.models.llamacpp import embedded_model_path
 from proceval.run import load_run, run_dataset
 from proceval.run.io import RESPONSES_FILE
@@ -34,9 +34,9 @@ def test_chat_generate_and_logprob_scores(server: LlamaServer, monkeypatch: pyte
     assert ident.provider == "openai" and ident.revision == "smollm2"
     assert "sk-test" not in json.dumps(ident.parameters)
     messages = [Message("user", "Is the sky blue? A. yes B. no. Answer with the letter of one option.")]
-    gen = model.generate(messages, max_tokens=8, temperature=0.0, seed=1)
+    gen = model.generate(messages, GenerateConfig(max_tokens=8, temperature=0.0, seed=1))
     assert gen.text.strip() and gen.prompt_tokens > 0 and gen.completion_tokens > 0
-    assert model.generate(messages, max_tokens=8, temperature=0.0, seed=1).text == gen.text
+    assert model.generate(messages, GenerateConfig(max_tokens=8, temperature=0.0, seed=1)).text == gen.text
     scores = model.score(messages, [" A", " B"], assistant_prefix="Answer:")
     assert len(scores.logprobs) == 2 and all(lp <= 0 for lp in scores.logprobs)
     assert scores.logprobs[0] != scores.logprobs[1]
@@ -47,7 +47,7 @@ def test_completions_endpoint(server: LlamaServer) -> None:
     messages = [Message("user", "Which is bigger? A. an ant B. a whale")]
     scores = model.score(messages, [" A", " B"], assistant_prefix="Answer:")
     assert len(scores.logprobs) == 2 and max(scores.logprobs) > -20
-    assert model.generate(messages, max_tokens=4).text is not None
+    assert model.generate(messages, GenerateConfig(max_tokens=4)).text is not None
 
 
 def test_run_through_the_server_with_retries(server: LlamaServer, tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_server_stopped_mid_run_keeps_finished_work_and_resumes(tmp_path: Path,
 def test_bad_base_url_path_is_reported(server: LlamaServer) -> None:
     model = load_model("openai/smollm2", base_url=server.base_url.removesuffix("/v1") + "/nope")
     with pytest.raises(ProcevalError, match=r"404|does not exist"):
-        model.generate([Message("user", "hi")], max_tokens=2)
+        model.generate([Message("user", "hi")], GenerateConfig(max_tokens=2))
 
 
 def test_prompt_longer_than_the_server_context_is_too_long(server: LlamaServer, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from proceval.cli.main import main
+from proceval.core.generate import GenerateConfig, JsonSchema
 from proceval.errors import ModelError
 from proceval.models import Message, load_model
 from tests.models.servers import FlakyProxy, free_port
@@ -123,7 +124,7 @@ def test_retries_are_for_answers_that_can_change_and_are_counted() -> None:
         model = load_model("openai/m", base_url=proxy.base_url, backoff_base=0.01)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            text = model.generate([Message("user", "hi")], max_tokens=4).text
+            text = model.generate([Message("user", "hi")], GenerateConfig(max_tokens=4)).text
         assert text == '{"answer": "a"}'
         shown = [str(w.message) for w in caught]
         assert len(shown) == 2 and "HTTP 503" in shown[0] and "retry 1 of 6" in shown[0]
@@ -131,7 +132,7 @@ def test_retries_are_for_answers_that_can_change_and_are_counted() -> None:
     with FakeServer(accepts="json_schema") as fake, FlakyProxy(fake.base_url, [400]) as proxy:
         model = load_model("openai/m", base_url=proxy.base_url, backoff_base=0.01)
         with pytest.raises(ModelError, match="answered 400"):
-            model.generate([Message("user", "hi")], max_tokens=4)
+            model.generate([Message("user", "hi")], GenerateConfig(max_tokens=4))
         assert [status for _, status in proxy.seen] == [400]  # not retried
 
 
@@ -140,8 +141,8 @@ def test_a_network_error_does_not_switch_the_structured_output_format() -> None:
         model = load_model("openai/m", base_url=fake.base_url, backoff_base=0.01)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first = model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
-            second = model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
+            first = model.generate([Message("user", "a colour")], GenerateConfig(max_tokens=8, constraint=JsonSchema(SCHEMA)))
+            second = model.generate([Message("user", "a colour")], GenerateConfig(max_tokens=8, constraint=JsonSchema(SCHEMA)))
         assert json.loads(first.text) == json.loads(second.text) == {"answer": "a"}
         assert fake.formats == ["json_schema", "json_schema"]
 
@@ -152,7 +153,7 @@ def test_a_server_that_refuses_the_standard_format_gets_llama_cpps(status: int) 
         model = load_model("openai/m", base_url=fake.base_url, backoff_base=0.01)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
-            model.generate([Message("user", "a colour")], max_tokens=8, json_schema=SCHEMA)
+            model.generate([Message("user", "a colour")], GenerateConfig(max_tokens=8, constraint=JsonSchema(SCHEMA)))
+            model.generate([Message("user", "a colour")], GenerateConfig(max_tokens=8, constraint=JsonSchema(SCHEMA)))
         assert fake.formats == ["json_schema", "json_object", "json_object"]  # asked once, then remembered
         assert not caught  # a refusal is an answer: nothing retried

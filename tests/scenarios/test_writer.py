@@ -83,7 +83,8 @@ def tiny_hf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_unstructured_backend_rejections_are_counted(tmp_path: Path, tiny_hf_path: Path) -> None:
-    """A random-weight model writes no JSON: every attempt is rejected, counted, and the slots given up."""
+    """A random-weight model does not finish the schema's JSON object in 12 tokens: every attempt is rejected,
+    counted, and the slots given up."""
     template = load_template_text(TEMPLATE)
     result = write_scenarios(template, model=f"hf/{tiny_hf_path}", n=2, seed=1, max_retries=1, max_tokens=12,
                              cache=tmp_path / "calls.sqlite", dedup_threshold=None, progress=False)
@@ -91,7 +92,7 @@ def test_unstructured_backend_rejections_are_counted(tmp_path: Path, tiny_hf_pat
     assert sum(result.rejections.values()) == 4 and result.info["gave_up"] == 2
     assert all(r.startswith(("no JSON object", "missing or empty")) for r in result.rejections)
     assert result.info["rejected_attempts"] == 4
-    assert result.info["structured_output"].startswith("prompt only")
+    assert result.info["structured_output"] == "json_schema"  # hf/ enforces the schema with a token mask
     assert result.info["calls"] == 4 and result.info["cache_hits"] == 0
     again = write_scenarios(template, model=f"hf/{tiny_hf_path}", n=2, seed=1, max_retries=1, max_tokens=12,
                             cache=tmp_path / "calls.sqlite", dedup_threshold=None, progress=False)

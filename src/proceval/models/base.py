@@ -1,7 +1,8 @@
 """The one protocol every model backend speaks, and the registry of providers.
 
-A backend turns chat messages into text (``generate``) and, where it can, scores continuations of a
-prompt by log-probability (``score``). Scoring several continuations of one prompt is one call so that a
+A backend turns chat messages into text (``generate``, under a :class:`GenerateConfig` that may carry a
+constraint) and, where it can, scores continuations of a prompt by log-probability (``score``) and gives the
+log-probability of a whole response (``response_logprobs``). Scoring several continuations of one prompt is one call so that a
 backend can evaluate the shared prompt once (llama.cpp state reuse, server prompt caching).
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from proceval.core.generate import GenerateConfig
 from proceval.errors import ModelError
 
 
@@ -27,6 +29,8 @@ class Generation:
     completion_tokens: int = 0
     finish_reason: str | None = None
     prompt_evaluated: int | None = None  # prompt tokens actually evaluated (after prefix reuse), if known
+    satisfied: bool | None = None  # the text satisfies the config's constraint (None: no constraint)
+    attempts: int = 1  # samples drawn: more than 1 where a server's output was checked and drawn again
 
 
 @dataclass
@@ -37,6 +41,16 @@ class ContinuationScores:
     token_counts: list[int]
     prompt_tokens: int = 0  # tokens of the prompt this call had to evaluate (0 when fully reused)
     prompt_length: int = 0  # tokens of the whole prompt (with the assistant prefix)
+
+
+@dataclass
+class ResponseLogprob:
+    """log p(response | prompt): summed over the response's tokens (and the end-of-sequence token that closes
+    it, when counted), with the mean per token; the prompt's own tokens are not counted."""
+
+    sum: float
+    mean: float
+    n_tokens: int
 
 
 @dataclass
@@ -64,20 +78,15 @@ class LanguageModel(Protocol):
 
     def count_tokens(self, messages: list[Message], assistant_prefix: str = "") -> int: ...
 
-    def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Generation: ...
+    def generate(self, messages: list[Message], config: GenerateConfig | None = None) -> Generation: ...
 
     def score(
         self, messages: list[Message], continuations: list[str], *, assistant_prefix: str = ""
     ) -> ContinuationScores: ...
+
+    def response_logprobs(self, messages: list[Message], response: str, *, end: bool = True) -> ResponseLogprob:
+        """log p(``response`` | messages) as the assistant's reply; ``end`` counts the end-of-turn token after it."""
+        ...
 
 
 class PromptTooLong(ModelError):

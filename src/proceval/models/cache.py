@@ -6,7 +6,11 @@ calls made and cache hits; other stages (the LLM scenario writer) wrap their mod
 
     cache = CallCache("runs/calls.sqlite")
     model = CachedModel(load_model("local/smollm2-135m"), cache)
-    model.generate([Message("user", "Hi")], max_tokens=8)
+    model.generate([Message("user", "Hi")], GenerateConfig(max_tokens=8))
+
+A generate call's key holds its :class:`GenerateConfig`, constraint included (a JSON schema under the key
+``json_schema`` as before constraints existed, other constraints under ``constraint``), so the same prompt
+under another constraint is another entry. Calls under a guide without a ``cache_key()`` are not cached.
 """
 
 from __future__ import annotations
@@ -21,9 +25,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from proceval.core.generate import GenerateConfig
 from proceval.errors import RunError
 from proceval.ids import canonical_json
-from proceval.models.base import ContinuationScores, Generation, LanguageModel, Message, ModelIdentity
+from proceval.models.base import (
+    ContinuationScores,
+    Generation,
+    LanguageModel,
+    Message,
+    ModelIdentity,
+    ResponseLogprob,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -133,35 +145,18 @@ class CachedModel:
                 self.calls += 1
                 self.prompt_tokens_evaluated += evaluated
 
-    def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Generation:
-        payload = {
-            "messages": _messages(messages),
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "seed": seed,
-            "stop": stop,
-            "json_schema": json_schema,
-        }
-        key = call_key(self.identity, "generate", payload)
-        if self.cache is not None and (found := self.cache.get(key)) is not None:
+    def generate(self, messages: list[Message], config: GenerateConfig | None = None) -> Generation:
+        config = config or GenerateConfig()
+        params = config.cache_payload()
+        key = call_key(self.identity, "generate", {"messages": _messages(messages), **params}) \
+            if params is not None else None
+        if key is not None and self.cache is not None and (found := self.cache.get(key)) is not None:
             self._count(True)
             return Generation(**found)
-        result = self.model.generate(
-            messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop,
-            json_schema=json_schema,
-        )
+        result = self.model.generate(messages, config)
         evaluated = result.prompt_evaluated if result.prompt_evaluated is not None else result.prompt_tokens
         self._count(False, evaluated)
-        if self.cache is not None:
+        if key is not None and self.cache is not None:
             self.cache.put(key, "generate", self.identity, asdict(result))
         return result
 
@@ -181,4 +176,16 @@ class CachedModel:
         self._count(False, result.prompt_tokens)
         if self.cache is not None:
             self.cache.put(key, "score", self.identity, asdict(result))
+        return result
+
+    def response_logprobs(self, messages: list[Message], response: str, *, end: bool = True) -> ResponseLogprob:
+        payload = {"messages": _messages(messages), "response": response, "end": end}
+        key = call_key(self.identity, "response_logprobs", payload)
+        if self.cache is not None and (found := self.cache.get(key)) is not None:
+            self._count(True)
+            return ResponseLogprob(**found)
+        result = self.model.response_logprobs(messages, response, end=end)
+        self._count(False, 0)
+        if self.cache is not None:
+            self.cache.put(key, "response_logprobs", self.identity, asdict(result))
         return result

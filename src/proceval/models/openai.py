@@ -17,10 +17,21 @@ from the top alternatives gets the smallest listed log-probability (an upper bou
 listed the item is an error. Chat endpoints cannot continue a partial assistant message (unless the
 server supports ``continue_final_message``, as vLLM does), so there the prompt's own instruction stands in
 for the answer prefix.
+
+Constraints (:mod:`proceval.core.generate`) go to the server in the forms servers accept: a JSON schema as
+``response_format`` on chat endpoints; on ``/completions`` and for a regular expression, choice or grammar,
+vLLM's ``guided_json`` / ``guided_regex`` / ``guided_choice`` / ``guided_grammar`` keys and, in GBNF,
+``grammar`` (llama.cpp's servers). Whatever the server did with them, the
+answer is checked here and drawn again (at most ``constraint_retries`` more times, at temperature at least 0.7
+with another seed) until it satisfies the constraint; ``Generation.attempts`` counts the draws and
+``Generation.satisfied`` says whether the last one passed. A guide runs block by block, each block a request
+that continues the text so far (so it needs ``endpoint="completions"`` or ``continue_final_message``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import random
@@ -32,6 +43,7 @@ from typing import Any
 
 import httpx
 
+from proceval.core.generate import Choice, Free, GenerateConfig, Grammar, Guide, JsonSchema, Regex, Step
 from proceval.errors import ModelError
 from proceval.models.base import (
     ContinuationScores,
@@ -40,6 +52,7 @@ from proceval.models.base import (
     ModelIdentity,
     ModelUnavailable,
     PromptTooLong,
+    ResponseLogprob,
 )
 from proceval.models.chat import render_chat
 
@@ -56,6 +69,28 @@ _SCHEMA_FORMATS = (
     lambda schema: {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}},
     lambda schema: {"type": "json_object", "schema": schema},
 )
+
+
+def _guided_keys(step: Step) -> dict[str, Any]:
+    """Body keys that make servers enforce a constraint: vLLM's guided decoding and llama.cpp's ``grammar``."""
+    from proceval.models.guided import choice_to_gbnf, regex_to_gbnf
+
+    if isinstance(step, Regex):
+        gbnf = regex_to_gbnf(step.pattern)
+        return {"guided_regex": step.pattern, **({"grammar": gbnf} if gbnf else {})}
+    if isinstance(step, Choice):
+        return {"guided_choice": list(step.options), "grammar": choice_to_gbnf(step.options)}
+    if isinstance(step, Grammar):
+        return {"guided_grammar": step.text, **({"grammar": step.text} if step.syntax == "gbnf" else {})}
+    if isinstance(step, JsonSchema):
+        try:  # llama.cpp's own converter, where llama-cpp-python is installed
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            converted: str | None = json_schema_to_gbnf(json.dumps(step.schema))
+        except Exception:
+            converted = None
+        return {"guided_json": step.schema, **({"grammar": converted} if converted else {})}
+    return {}
 
 
 OPENAI_API = "https://api.openai.com/v1"
@@ -115,6 +150,7 @@ class OpenAIModel:
         continue_final_message: bool = False,
         context_length: int | None = None,
         rng_seed: int | None = None,
+        constraint_retries: int = 3,
     ) -> None:
         if endpoint not in ("chat", "completions"):
             raise ModelError(f"unknown endpoint {endpoint!r}; use chat or completions", field="endpoint")
@@ -145,6 +181,8 @@ class OpenAIModel:
         self._server_model: str | None = None
         self._server_model_known = False
         self._schema_style: int | None = None  # which response_format this server accepts (index in _SCHEMA_FORMATS)
+        self.constraint_retries = max(0, int(constraint_retries))
+        self._send_guided_keys = True  # False once the server refused the guided_*/grammar body keys
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -283,25 +321,36 @@ class OpenAIModel:
             body.update(continue_final_message=True, add_generation_prompt=False)
         return body
 
-    def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Generation:
-        body = self._body(messages)
-        body.update(max_tokens=max_tokens, temperature=temperature)
-        if seed is not None:
-            body["seed"] = seed
-        if stop:
-            body["stop"] = stop
+    def generate(self, messages: list[Message], config: GenerateConfig | None = None) -> Generation:
+        config = config or GenerateConfig()
+        constraint = config.constraint
+        if isinstance(constraint, Guide):
+            return self._generate_guided(messages, constraint, config)
+        if constraint is None:
+            return self._complete(messages, "", config, None)
+        return self._sample_checked(messages, "", config, constraint)
+
+    def _complete(self, messages: list[Message], prefix: str, config: GenerateConfig,
+                  step: Step | None) -> Generation:
+        """One request: the assistant's text after ``prefix``, under ``step`` where the server enforces it."""
+        body = self._body(messages, prefix)
+        body.update(max_tokens=config.max_tokens, temperature=config.temperature)
+        if config.seed is not None:
+            body["seed"] = config.seed
+        if config.stop:
+            body["stop"] = list(config.stop)
         path = "/chat/completions" if self.endpoint == "chat" else "/completions"
-        if json_schema is not None:
-            data = self._structured_request(path, body, json_schema)
+        if isinstance(step, JsonSchema) and self.endpoint == "chat":
+            data = self._structured_request(path, body, step.schema)
+        elif step is not None and not isinstance(step, Free) and self._send_guided_keys:
+            try:
+                data = self.request("POST", path, {**body, **_guided_keys(step)})
+            except ModelError as exc:
+                if isinstance(exc, ModelUnavailable | PromptTooLong) or not any(
+                        f" answered {code}:" in exc.message for code in (400, 422)):
+                    raise
+                self._send_guided_keys = False  # the server refuses the keys: sample and check instead
+                data = self.request("POST", path, body)
         else:
             data = self.request("POST", path, body)
         choice = self._first_choice(data, path)
@@ -316,6 +365,56 @@ class OpenAIModel:
             completion_tokens=int(usage.get("completion_tokens") or 0),
             finish_reason=choice.get("finish_reason"),
         )
+
+    def _sample_checked(self, messages: list[Message], prefix: str, config: GenerateConfig,
+                        step: Step) -> Generation:
+        """Draw until the text satisfies ``step`` (at most ``constraint_retries`` more draws)."""
+        from proceval.models.guided import satisfies
+
+        draw = config
+        for attempt in range(self.constraint_retries + 1):
+            gen = self._complete(messages, prefix, draw, step)
+            if satisfies(step, gen.text):
+                return dataclasses.replace(gen, satisfied=True, attempts=attempt + 1)
+            # the same request would give the same text: draw again with some randomness and another seed
+            draw = dataclasses.replace(config, temperature=max(config.temperature, 0.7),
+                                       seed=(config.seed or 0) + attempt + 1)
+        return dataclasses.replace(gen, satisfied=False, attempts=self.constraint_retries + 1)
+
+    def _generate_guided(self, messages: list[Message], guide: Guide, config: GenerateConfig) -> Generation:
+        if not self.can_continue_assistant:
+            raise ModelError("a guide on an OpenAI-compatible server continues the text block by block, which a "
+                             "chat endpoint cannot do", field="constraint",
+                             hint="use endpoint='completions' (or continue_final_message on vLLM)")
+        text, prompt_tokens, completion, attempts, satisfied, finish = "", 0, 0, 0, True, "stop"
+        while (step := guide.allowed(text)) is not None:
+            budget = config.max_tokens - completion
+            if budget <= 0:
+                finish, satisfied = "length", False
+                break
+            block_config = dataclasses.replace(config, max_tokens=budget, constraint=None)
+            if isinstance(step, Free):
+                stop = (step.until,) if step.until else config.stop
+                gen = self._complete(messages, text, dataclasses.replace(block_config, stop=stop), None)
+                attempts += 1
+                piece = gen.text
+                if step.until and gen.finish_reason == "stop":
+                    piece += step.until  # the server stopped at the marker (or ended the turn): the block ends
+            else:
+                gen = self._sample_checked(messages, text, block_config, step)
+                attempts += gen.attempts
+                piece = gen.text
+            prompt_tokens = prompt_tokens or gen.prompt_tokens
+            completion += gen.completion_tokens
+            text += piece
+            if gen.satisfied is False or (isinstance(step, Free) and step.until and gen.finish_reason != "stop"):
+                finish, satisfied = gen.finish_reason or "length", False
+                break
+            if isinstance(step, Free) and step.until is None:
+                finish = gen.finish_reason or "stop"
+                break
+        return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion,
+                          finish_reason=finish, satisfied=satisfied, attempts=attempts)
 
     def _structured_request(self, path: str, body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
         """POST with a JSON-schema ``response_format`` in the form this server accepts.
@@ -402,3 +501,45 @@ class OpenAIModel:
 
     def close(self) -> None:
         self._client.close()
+
+    def _echo(self, prompt: str) -> list[tuple[str, float | None]]:
+        """The server's (token, log-probability) for each token of ``prompt`` (``/completions`` with echo)."""
+        body = {"model": self.name, "prompt": prompt, "max_tokens": 1, "temperature": 0.0, "echo": True,
+                "logprobs": 1}
+        data = self.request("POST", "/completions", body)
+        logprobs = self._first_choice(data, "/completions").get("logprobs") or {}
+        tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+        if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values):
+            raise ModelError(f"{self.base_url} returned no log-probabilities for an echoed prompt",
+                             field="response_logprobs",
+                             hint="use a server that gives prompt log-probabilities (echo with logprobs on "
+                                  "/completions), or a local model")
+        generated = int((data.get("usage") or {}).get("completion_tokens") or 0)
+        pairs = list(zip(tokens, values, strict=True))
+        return pairs[: len(pairs) - generated] if generated else pairs
+
+    def response_logprobs(self, messages: list[Message], response: str, *, end: bool = True) -> ResponseLogprob:
+        """From the server's log-probabilities of echoed prompts: the ChatML prompt alone and with the response
+        as the assistant's turn (and ``<|im_end|>`` after it when ``end``); the response's tokens are those the
+        second has beyond the first.
+
+        llama-cpp-python's server shifts echoed log-probabilities by one token when the prompt does not begin
+        with the model's BOS token (each token then gets the probability of repeating itself); such a server
+        is recognised by the near-certain ChatML tokens of the prompt scoring as improbable, and refused.
+        """
+        prompt = self._completion_prompt(messages)
+        alone = self._echo(prompt)
+        whole = self._echo(prompt + response + ("<|im_end|>" if end else ""))
+        if [t for t, _ in whole[: len(alone)]] != [t for t, _ in alone] or len(whole) <= len(alone):
+            raise ModelError("the server tokenised the prompt differently once the response followed it",
+                             field="response", hint="score this response with a local model")
+        known = [v for _, v in alone if v is not None]
+        if known and sum(known) / len(known) < -8.0:
+            raise ModelError(
+                f"{self.base_url} reports echoed prompt log-probabilities shifted by one token (the prompt's "
+                f"template tokens average {sum(known) / len(known):.1f} nats)", field="response_logprobs",
+                hint="llama-cpp-python's server does this for models whose prompts do not begin with their BOS "
+                     "token: use a local model (llama-cpp/PATH.gguf) or a server such as vLLM")
+        picked = [float(v) for _, v in whole[len(alone):] if v is not None]
+        total = sum(picked)
+        return ResponseLogprob(sum=total, mean=total / len(picked), n_tokens=len(picked))

@@ -8,7 +8,8 @@ For each of ``n`` scenario slots the writer
    accepted outputs join the pool; by default they do not, so the pool cannot drift toward the model's
    own style;
 2. asks for one JSON object with a string field per variable, enforced by the backend where it can
-   (``json_schema``: a grammar on llama.cpp, ``response_format`` on OpenAI-compatible servers) and parsed
+   (a ``JsonSchema`` constraint: a token mask on llama.cpp and Hugging Face, ``response_format`` on
+   OpenAI-compatible servers) and parsed
    leniently otherwise (code fences, text around the object, control characters inside strings);
 3. validates it: parseable, every variable present and non-empty, the template's constraints
    (``template.check_scenario``), a yes/no judge model with the template's rubric (optional), and no
@@ -22,6 +23,7 @@ writer killed at any point and started again with the same arguments repeats no 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from proceval.core.generate import GenerateConfig, JsonSchema
 from proceval.errors import ModelError, SourceError
 from proceval.ids import content_id
 from proceval.models.base import LanguageModel, Message
@@ -196,8 +199,8 @@ def judge_scenario(model: LanguageModel, rubric: str, values: dict[str, str], *,
               'Answer as JSON: {"verdict": "yes"} or {"verdict": "no"}.')
     schema = {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
               "required": ["verdict"]}
-    reply = model.generate([Message("system", JUDGE_SYSTEM), Message("user", prompt)], max_tokens=16,
-                           temperature=0.0, seed=seed, json_schema=schema).text
+    reply = model.generate([Message("system", JUDGE_SYSTEM), Message("user", prompt)],
+                           GenerateConfig(max_tokens=16, seed=seed, constraint=JsonSchema(schema))).text
     try:
         verdict = json.JSONDecoder(strict=False).raw_decode(reply, max(reply.find("{"), 0))[0].get("verdict")
     except (ValueError, AttributeError):
@@ -338,16 +341,16 @@ def write_scenarios(
                 attempts += 1
                 messages = build_messages(template, names, chosen, feedback)
                 call_seed = _call_seed(seed, slot, attempt)
+                config = GenerateConfig(max_tokens=max_tokens, temperature=temperature, seed=call_seed)
                 try:
-                    reply = writer.generate(messages, max_tokens=max_tokens, temperature=temperature,
-                                            seed=call_seed, json_schema=schema if structured else None).text
+                    reply = writer.generate(messages, dataclasses.replace(
+                        config, constraint=JsonSchema(schema) if structured else None)).text
                 except ModelError as exc:
                     if not structured:
                         raise
-                    # the backend refused the schema (hf/, or a server without json_schema support): ask in
+                    # the backend refused the schema (a server without json_schema support): ask in
                     # words and parse leniently; if this call fails too, its error is the one raised
-                    reply = writer.generate(messages, max_tokens=max_tokens, temperature=temperature,
-                                            seed=call_seed).text
+                    reply = writer.generate(messages, config).text
                     structured = False
                     structured_error = exc.message[:500]
                 reasons = _validate(reply, names, template, judge_model, rubric, dedup, seed, slot, attempt)

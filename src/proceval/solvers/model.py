@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from proceval.core.generate import GenerateConfig
 from proceval.dataset import Item
 from proceval.errors import ModelError
 from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong
@@ -76,13 +77,13 @@ class ModelSolver(Solver):
         return record
 
     # -- helpers ----------------------------------------------------------------------------------
-    def generate_options(self, item: Item, messages: list[Any], *parts: object) -> dict[str, Any]:
+    def generate_config(self, item: Item, messages: list[Any], *parts: object) -> GenerateConfig:
         """The generation settings of one call (the hook a guided solver extends with its constraint)."""
-        return {"max_tokens": self.s.max_tokens, "temperature": self.s.temperature,
-                "seed": call_seed(self.s.seed, *parts)}
+        return GenerateConfig(max_tokens=self.s.max_tokens, temperature=self.s.temperature,
+                              seed=call_seed(self.s.seed, *parts))
 
     def _generate(self, item: Item, messages: list[Any], record: dict[str, Any], *parts: object) -> str:
-        gen = self.model.generate(messages, **self.generate_options(item, messages, *parts))
+        gen = self.model.generate(messages, self.generate_config(item, messages, *parts))
         record["prompt_tokens"] += gen.prompt_tokens
         record["completion_tokens"] += gen.completion_tokens
         return gen.text
