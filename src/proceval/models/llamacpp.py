@@ -121,7 +121,7 @@ class LlamaCppModel:
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
-        n_batch: int = 32,
+        n_batch: int = 16,
         n_gpu_layers: int = 0,
         verbose: bool = False,
         path: Path | None = None,
