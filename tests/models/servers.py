@@ -32,6 +32,13 @@ def server_missing() -> str | None:
     return None
 
 
+# ``python -m llama_cpp.server``, loading the model the way proceval's backend does (without AMX weight buffers
+# where llama.cpp was built with AMX: their kernels crash in VMs that report AMX but cannot use it)
+SERVE = ("import runpy, llama_cpp\nfrom proceval.models.llamacpp import _without_amx_weights\n"
+         "with _without_amx_weights(llama_cpp):\n"
+         "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
+
+
 class LlamaServer:
     """``python -m llama_cpp.server`` on 127.0.0.1:port, started and stopped by tests."""
 
@@ -48,7 +55,7 @@ class LlamaServer:
 
     def start(self, timeout: float = 120.0) -> LlamaServer:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
+            [sys.executable, "-c", SERVE, "--model", str(self.gguf), "--host", "127.0.0.1",
              "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "1", "--n_threads_batch", "2",
              "--model_alias", "smollm2"],
             stdout=self.log, stderr=subprocess.STDOUT,  # a file: a full pipe would block the server
