@@ -32,16 +32,11 @@ def server_missing() -> str | None:
     return None
 
 
-# llama.cpp's extra (AMX) weight buffers crash on the first batch of two or more tokens on CPUs that report AMX
-# to a VM that cannot use it; the test server loads its model without them.
-_SERVE = (
-    "import sys, llama_cpp.llama as L\n"
-    "default = L.llama_cpp.llama_model_default_params\n"
-    "def params():\n    p = default()\n    p.use_extra_bufts = False\n    return p\n"
-    "L.llama_cpp.llama_model_default_params = params\n"
-    "from llama_cpp.server.__main__ import main\n"
-    "main()\n"
-)
+# ``python -m llama_cpp.server``, loading the model the way proceval's backend does (without AMX weight buffers
+# where llama.cpp was built with AMX: their kernels crash in VMs that report AMX but cannot use it)
+SERVE = ("import runpy, llama_cpp\nfrom proceval.models.llamacpp import _without_amx_weights\n"
+         "with _without_amx_weights(llama_cpp):\n"
+         "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
 
 
 class LlamaServer:
@@ -60,7 +55,7 @@ class LlamaServer:
 
     def start(self, timeout: float = 120.0) -> LlamaServer:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, "--model", str(self.gguf), "--host", "127.0.0.1",
+            [sys.executable, "-c", SERVE, "--model", str(self.gguf), "--host", "127.0.0.1",
              "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "1", "--n_threads_batch", "2",
              "--model_alias", "smollm2"],
             stdout=self.log, stderr=subprocess.STDOUT,  # a file: a full pipe would block the server

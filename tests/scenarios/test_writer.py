@@ -175,10 +175,11 @@ def test_writer_against_openai_compatible_server(tmp_path: Path, smollm: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
     from proceval.models.llamacpp import embedded_model_path
+    from tests.models.servers import SERVE  # llama_cpp.server, loading the model as proceval does
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path("smollm2-135m")),
+        [sys.executable, "-c", SERVE, "--model", str(embedded_model_path("smollm2-135m")),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

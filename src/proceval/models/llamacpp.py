@@ -1,10 +1,18 @@
 """llama.cpp backends: any GGUF file (``llama-cpp/PATH.gguf``) and the embedded default (``local/...``).
 
 Prefix sharing is the point of this module. The backend keeps the KV cache of the tokens it evaluated
-last; a new prompt is compared with it token by token and only the part after the longest common prefix
-is evaluated. Options of one item are scored from one evaluation of the prompt (the log-probabilities of
-every single-token continuation come from the same logits), and a runner that orders work so that items
-of a scenario and orders of an item are adjacent evaluates each shared prefix once.
+last; a new prompt is compared with it and only the part after the longest reusable prefix is evaluated.
+Options of one item are scored from one evaluation of the prompt (the log-probabilities of every
+single-token continuation come from the same logits), and a runner that orders work so that items of a
+scenario and orders of an item are adjacent evaluates each shared prefix once.
+
+Same answers whatever came before: llama.cpp's logits for a token depend on the shape of the batch it was
+evaluated in (CPU kernels tile and accumulate differently), so a prompt read in one batch and the same prompt
+read after a cached prefix differ in the last bits, enough to change a greedy generation. Every sequence is
+therefore evaluated in the chunks a fresh model would use (see ``_plan``): the prompt in batches aligned to
+multiples of ``n_batch`` from its first token, then one token at a time (continuation tokens). A cached
+prefix is reused only as whole chunks of that plan, so the outputs are bitwise the same for a fresh process,
+a warm cache, any item order and any resume point.
 
 Constrained generation (any :class:`~proceval.core.generate.GenerateConfig` constraint) samples token by token
 from the same state, masking the tokens llguidance says cannot continue the text (:mod:`proceval.models.guided`);
@@ -13,11 +21,13 @@ free generation is llama-cpp-python's own sampler, as before.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +88,34 @@ def embedded_model_path(name: str) -> Path:
     return path
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_amx_weights(llama_cpp: Any) -> Iterator[None]:
+    """Load without llama.cpp's extra weight buffers when its CPU backend was built with AMX: those kernels
+    crash (SIGSEGV on the first batch of two or more tokens) on CPUs that report AMX to a VM that cannot use
+    it. llama-cpp-python has no argument for it, so its default model parameters are patched while loading."""
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    if "AMX_INT8 = 1" not in info:
+        yield
+        return
+    low = llama_cpp.llama_cpp
+    default = low.llama_model_default_params
+
+    def params() -> Any:
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    with _LOAD_LOCK:
+        low.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = default
+
+
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - float(np.max(logits))
     return shifted - math.log(float(np.exp(shifted).sum()))
@@ -95,7 +133,7 @@ class LlamaCppModel:
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
-        n_batch: int = 256,
+        n_batch: int = 16,
         n_gpu_layers: int = 0,
         verbose: bool = False,
         path: Path | None = None,
@@ -116,16 +154,17 @@ class LlamaCppModel:
         self._llama_cpp = llama_cpp
         threads = n_threads or max(1, os.cpu_count() or 1)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(self.path),
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_batch=n_batch,
-                n_gpu_layers=n_gpu_layers,
-                seed=0,
-                verbose=verbose,
-            )
+            with _without_amx_weights(llama_cpp):
+                self.llm = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    n_batch=n_batch,
+                    n_gpu_layers=n_gpu_layers,
+                    seed=0,
+                    verbose=verbose,
+                )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama.cpp could not load the model: {exc}", file=self.path) from None
         # llama.cpp may round the context up; the token buffer keeps the size asked for
@@ -139,6 +178,7 @@ class LlamaCppModel:
         self._lock = threading.Lock()
         self._logits: np.ndarray | None = None  # log-softmax after the last evaluated token
         self._lltokenizer: Any = None  # llguidance's view of the vocabulary, built on first constrained call
+        self._chunks: list[int] = []  # ends of the chunks in the KV cache, evaluated as ``_plan`` says
         self.tokens_evaluated = 0  # all prompt tokens this backend evaluated, for benchmarks
 
     def _token_text(self, token: int) -> str:
@@ -183,19 +223,37 @@ class LlamaCppModel:
         diff = np.nonzero(current[:n] != np.asarray(tokens[:n], dtype=current.dtype))[0]
         return int(diff[0]) if len(diff) else n
 
-    def _eval_to(self, tokens: list[int]) -> tuple[int, np.ndarray]:
-        """Make the state hold exactly ``tokens``; return (tokens evaluated, log-probs of the next token)."""
+    def _plan(self, n_prompt: int, n_total: int) -> list[int]:
+        """The chunk ends of a fresh evaluation: the prompt in batches aligned to ``n_batch`` from its first
+        token, then each further token (a continuation being scored) alone."""
+        batch = int(self.llm.n_batch)
+        return [*range(batch, n_prompt, batch), *([n_prompt] if n_prompt else []), *range(n_prompt + 1, n_total + 1)]
+
+    def _eval_to(self, tokens: list[int], n_prompt: int | None = None) -> tuple[int, np.ndarray]:
+        """Make the state hold exactly ``tokens`` (the first ``n_prompt`` of them the prompt, all by default),
+        evaluated in the chunks of ``_plan``; return (tokens evaluated, log-probs of the next token)."""
+        plan = self._plan(len(tokens) if n_prompt is None else n_prompt, len(tokens))
+        # the chunks in the cache that a fresh evaluation would have computed the same way: same ends, same tokens
+        held = [end for end in self._chunks if end <= self.llm.n_tokens]
         common = self._common_prefix(tokens)
-        if common == len(tokens) == self.llm.n_tokens and self._logits is not None:
+        reused = 0
+        while reused < min(len(held), len(plan)) and held[reused] == plan[reused] and plan[reused] <= common:
+            reused += 1
+        if reused == len(plan) and self.llm.n_tokens == len(tokens) and self._logits is not None:
             return 0, self._logits
-        keep = min(common, len(tokens) - 1)  # at least one token is evaluated to get fresh logits
-        self.llm.n_tokens = keep
+        reused = min(reused, len(plan) - 1)  # at least the last chunk is evaluated, for fresh logits
+        start = plan[reused - 1] if reused else 0
+        self.llm.n_tokens = start  # llama.cpp drops the cache beyond n_tokens before the next batch
+        self._chunks = plan[:reused]
         self._logits = None
-        self.llm.eval(tokens[keep:])
+        for end in plan[reused:]:
+            self.llm.eval(tokens[start:end])
+            self._chunks.append(end)
+            start = end
         raw = self._llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         logits = np.ctypeslib.as_array(raw, shape=(self.llm.n_vocab(),))
         self._logits = _log_softmax(logits)
-        evaluated = len(tokens) - keep
+        evaluated = len(tokens) - (plan[reused - 1] if reused else 0)
         self.tokens_evaluated += evaluated
         return evaluated, self._logits
 
@@ -226,7 +284,7 @@ class LlamaCppModel:
             for index in sorted((i for i, c in enumerate(conts) if len(c) > 1), key=lambda i: conts[i]):
                 toks = conts[index]
                 for j in range(1, len(toks)):
-                    step, lp = self._eval_to(prompt + toks[:j])
+                    step, lp = self._eval_to(prompt + toks[:j], len(prompt))
                     evaluated += step
                     logprobs[index] += float(lp[toks[j]])
             return ContinuationScores(
@@ -244,8 +302,7 @@ class LlamaCppModel:
             max_tokens = max(1, min(config.max_tokens, self._n_ctx - len(prompt)))
             if config.constraint is not None:
                 return self._generate_constrained(prompt, config, max_tokens)
-            common = self._common_prefix(prompt)
-            evaluated = len(prompt) - min(common, len(prompt) - 1)
+            evaluated, _ = self._eval_to(prompt)  # as a fresh model reads it; llama.cpp samples from there
             self._logits = None
             out: Any = self.llm.create_completion(
                 prompt=prompt,
@@ -255,7 +312,7 @@ class LlamaCppModel:
                 seed=config.seed if config.seed is not None else 0,
                 stop=list(config.stop or []),
             )
-            self.tokens_evaluated += evaluated
+            self._chunks = self._chunks[:-1]  # the generated tokens went in one by one: never reused
             choice = out["choices"][0]
             usage = out.get("usage") or {}
             return Generation(
@@ -276,7 +333,7 @@ class LlamaCppModel:
 
         def next_logits(generated: list[int]) -> np.ndarray:
             nonlocal evaluated
-            step, logprobs = self._eval_to(prompt + generated)
+            step, logprobs = self._eval_to(prompt + generated, len(prompt))
             evaluated += step if not generated else 0  # prompt tokens; generated ones are decoding
             return logprobs
 
@@ -311,7 +368,7 @@ class LlamaCppModel:
             self._check_fits(len(prompt), len(tokens))
             total = 0.0
             for j, token in enumerate(tokens):
-                _, logprobs = self._eval_to(prompt + tokens[:j])
+                _, logprobs = self._eval_to(prompt + tokens[:j], len(prompt))
                 total += float(logprobs[token])
             return ResponseLogprob(sum=total, mean=total / len(tokens), n_tokens=len(tokens))
 
