@@ -151,7 +151,7 @@ def _ask(model, request) -> tuple[object, ...]:
     kind, messages, arg, prefix = request
     if kind == "score":
         return tuple(model.score(messages, arg, assistant_prefix=prefix).logprobs)
-    out = model.generate(messages, max_tokens=arg, temperature=0.0)
+    out = model.generate(messages, GenerateConfig(max_tokens=arg, temperature=0.0))
     return out.text, out.completion_tokens
 
 
