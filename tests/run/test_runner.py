@@ -220,7 +220,8 @@ def test_a_regenerated_identical_dataset_is_the_same_dataset(tiny_hf, tmp_path: 
     assert len(part.responses) == 2
     resumed = run_dataset(second, tiny_hf, tmp_path / "run", progress=False, limit=4)
     assert resumed.info["sessions"][-1]["resumed_from"] == 2 and len(resumed.responses) == 4
-    assert resumed.info["dataset"]["path"] == str(second.path)
+    # recorded relative to the run folder (they share a root): it points at the copy the run resumed on
+    assert (tmp_path / "run" / resumed.info["dataset"]["path"]).resolve() == second.path.resolve()
 
     # other items are another dataset: the run refuses them
     other = generate(BUILTIN_DIR / "tom.yaml", n=1, seed=4, out=tmp_path / "data-other", progress=False)

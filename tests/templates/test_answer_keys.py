@@ -101,7 +101,8 @@ def test_affective_keys_match_the_hand_read_rows(tmp_path: Path, domain: str, se
                 "appraisal": row[12] if c["appraisal"] == first_appraisal else row[13],
                 second: col[1] if first else col[2],
             }[c["inference"]]
-            assert correct_text(item) == expected, (domain, r, item.condition_name)
+            # an option is shown as written, with its first letter capitalised (it starts the answer)
+            assert correct_text(item) == expected[:1].upper() + expected[1:], (domain, r, item.condition_name)
             if c["inference"] != second:  # the story states the belief/goal the key was derived from
                 assert (row[4] if first else row[5]) in item.text
 
