@@ -52,21 +52,35 @@ def mult_heuristic(nums: Sequence[int], target: int) -> float:
 HEURISTICS: dict[str, Heuristic] = {"sum": sum_heuristic, "mult": mult_heuristic}
 
 
+def _last_move(a: int, b: int, target: int) -> str | None:
+    """The operation that makes ``target`` from the last two numbers, if any (the hot loop of :func:`solve`)."""
+    small, large = (a, b) if a <= b else (b, a)
+    if a + b != target and a * b != target and large - small != target and (
+            small == 0 or large % small or large // small != target):
+        return None  # most states: rejected without building the operations' texts
+    return next(operation for result, operation in combine(a, b) if result == target)
+
+
+def _results(a: int, b: int) -> list[int]:
+    small, large = (a, b) if a <= b else (b, a)
+    out = [a + b, a * b, large - small]
+    if small != 0 and large % small == 0:
+        out.append(large // small)
+    return out
+
+
 def solve(nums: Sequence[int], target: int) -> list[str] | None:
-    """A solution (its operations; every solution uses all numbers, so all are equally short) or ``None``."""
-    dead: set[tuple[int, ...]] = set()
-
-    def search(state: list[int]) -> list[str] | None:
-        if len(state) == 1:
-            return [] if state[0] == target else None
-        key = tuple(sorted(state))
-        if key in dead:
-            return None
-        for child, operation in children(state):
-            rest = search(child)
-            if rest is not None:
-                return [operation, *rest]
-        dead.add(key)
-        return None
-
-    return search(list(nums))
+    """A solution (its operations; every solution uses all numbers, so all are equally short) or ``None``.
+    Values only while searching; operation texts are written for the solution alone (most draws have none)."""
+    if len(nums) == 2:
+        last = _last_move(nums[0], nums[1], target)
+        return None if last is None else [last]
+    if len(nums) == 1:
+        return [] if nums[0] == target else None
+    for i, j in itertools.combinations(range(len(nums)), 2):
+        rest = [nums[k] for k in range(len(nums)) if k != i and k != j]
+        for result in _results(nums[i], nums[j]):
+            tail = solve([*rest, result], target)
+            if tail is not None:
+                return [next(op for value, op in combine(nums[i], nums[j]) if value == result), *tail]
+    return None
