@@ -29,15 +29,16 @@ from proceval.tasks.countdown.streams import draw_strategy, stream_record
 CHUNK = 1000
 
 
-def _chunk(args: tuple[int, int, int]) -> tuple[int, int, float]:
+def _chunk(args: tuple[int, int, int]) -> tuple[int, int, float, float]:
     inputs, start, stop = args
+    cpu = time.process_time()
     task = make_task("countdown", {"inputs": str(inputs)})
     chars = 0
     for index in range(start, stop):
         item = task.item(0, index)
         record = stream_record(item.metadata["numbers"], item.metadata["target"], draw_strategy(0, item.id))
         chars += len(record["stream"])
-    return stop - start, chars, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return stop - start, chars, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.process_time() - cpu
 
 
 def throughput(n: int, inputs: int, workers: int) -> dict[str, object]:
@@ -47,7 +48,10 @@ def throughput(n: int, inputs: int, workers: int) -> dict[str, object]:
         results = list(pool.imap(_chunk, jobs))
     seconds = time.perf_counter() - start
     return {"problems": n, "inputs": inputs, "workers": workers, "seconds": round(seconds, 2),
-            "problems_with_streams_per_s": round(n / seconds), "mean_stream_chars": round(sum(r[1] for r in results) / n),
+            "problems_with_streams_per_s": round(n / seconds),
+            # CPU seconds the workers used: on a loaded machine, n / (cpu_s / workers) is the unloaded rate
+            "cpu_s": round(sum(r[3] for r in results), 2),
+            "per_s_if_cores_free": round(n / (sum(r[3] for r in results) / workers)), "mean_stream_chars": round(sum(r[1] for r in results) / n),
             "worker_peak_mb_first_chunk": round(results[0][2], 1), "worker_peak_mb_last_chunk": round(results[-1][2], 1)}
 
 
