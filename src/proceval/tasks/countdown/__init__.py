@@ -57,12 +57,13 @@ def _held_out(low: int, high: int, share: float, key: str) -> frozenset[int]:
 
 
 def problem_item(numbers: list[int], target: int, split: str = "train", task: str = "countdown",
-                 solution: list[str] | None = None) -> Item:
+                 solution: list[str] | None = None, variables: dict[str, str] | None = None) -> Item:
     """The item asking to make ``target`` from ``numbers`` (its answer: a solution's operations, one a line, or
     ``None`` when unsolvable); the question is the stream's first line."""
     question = f"Current State: {target}:{numbers}, Operations: []"
     solution = solution if solution is not None else solve(numbers, target)
-    return make_item(task, {"numbers": str(numbers), "target": str(target)}, question,
+    variables = variables or {"numbers": str(numbers), "target": str(target)}  # the scenario id hashes these
+    return make_item(task, variables, question,
                      "\n".join(solution) if solution else None, text=TEXT, condition={"split": split},
                      condition_name=split,
                      metadata={"numbers": numbers, "target": target, "inputs": len(numbers), "split": split,
@@ -98,7 +99,8 @@ class Countdown(Task):
             numbers = [rng.randint(c.low, c.high) for _ in range(c.inputs)]
             solution = solve(numbers, target)
             if solution is not None or not c.solvable_only:
-                return problem_item(numbers, target, self.split_of(numbers, target, seed), self.name, solution)
+                return problem_item(numbers, target, self.split_of(numbers, target, seed), self.name, solution,
+                                    self.variables(seed, index))  # those of the scenario draws() writes
         raise TaskError(f"no solvable problem found for item {index} in 100000 draws",
                         hint="widen the number or target ranges, or pass --option solvable_only=false")
 
