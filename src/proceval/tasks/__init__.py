@@ -32,6 +32,7 @@ TASKS: Registry[Any] = Registry(
     builtins={
         "arithmetic": "proceval.tasks.arithmetic:ArithmeticTask",
         "long-arithmetic": "proceval.tasks.long_arithmetic:LongArithmetic",
+        "countdown": "proceval.tasks.countdown:Countdown",
     },
     loaders=[_builtin_templates],
 )
