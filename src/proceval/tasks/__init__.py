@@ -32,6 +32,8 @@ TASKS: Registry[Any] = Registry(
     builtins={
         "arithmetic": "proceval.tasks.arithmetic:ArithmeticTask",
         "long-arithmetic": "proceval.tasks.long_arithmetic:LongArithmetic",
+        "prontoqa": "proceval.tasks.prontoqa:ProntoQA",
+        "syllogisms": "proceval.tasks.syllogisms:Syllogisms",
     },
     loaders=[_builtin_templates],
 )
