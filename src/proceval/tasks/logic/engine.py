@@ -166,7 +166,3 @@ def certify(text: str, theory: Theory | None = None) -> Certificate:
 
 def copy_theory(theory: Theory) -> Theory:
     return Theory(list(theory.objects), list(theory.props), list(theory.facts), list(theory.rules), theory.goal)
-
-
-def blocks_text(blocks: list[Block]) -> str:
-    return " ".join(map(str, blocks))
