@@ -33,6 +33,8 @@ TASKS: Registry[Any] = Registry(
         "arithmetic": "proceval.tasks.arithmetic:ArithmeticTask",
         "long-arithmetic": "proceval.tasks.long_arithmetic:LongArithmetic",
         "countdown": "proceval.tasks.countdown:Countdown",
+        "prontoqa": "proceval.tasks.prontoqa:ProntoQA",
+        "syllogisms": "proceval.tasks.syllogisms:Syllogisms",
     },
     loaders=[_builtin_templates],
 )
