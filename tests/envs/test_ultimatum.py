@@ -99,3 +99,18 @@ def test_a_player_that_never_acts_validly_fails_the_episode_with_the_reason() ->
     assert record["status"] == "failed" and record["invalid"] == 3 and record["turns"] == 1
     assert "decider (d) gave no valid action in 3 tries" in record["reason"]
     assert record["payoffs"] == {"proposer": 0.0, "decider": 0.0}
+
+
+class CannotAct:
+    name = "stuck"
+
+    def act(self, observation: Observation, error: str | None = None) -> str:
+        from proceval.envs import PlayerFailed
+
+        raise PlayerFailed("the prompt does not fit the model")
+
+
+def test_a_player_that_cannot_act_fails_the_episode_at_once_with_its_reason() -> None:
+    record = play_episode(UltimatumGame(), {"proposer": CannotAct(), "decider": Scripted("d", [])})
+    assert record["status"] == "failed" and record["invalid"] == 0
+    assert record["reason"] == "proposer (stuck) cannot act: the prompt does not fit the model"

@@ -37,6 +37,7 @@ COMMANDS = {
     "qdc": "quality, diversity and complexity profile of generated datasets",
     "irt": "fit item response theory models to responses",
     "align": "psychometric alignment of simulated and human populations",
+    "simulate": "run a multi-agent simulation file (the ultimatum game), resumable",
 }
 
 

@@ -21,6 +21,10 @@ class ActionError(ProcevalError):
     """A reply that is not a valid action; the message says why (it is shown to the player on a retry)."""
 
 
+class PlayerFailed(ProcevalError):
+    """A player that cannot act at all (e.g. its prompt no longer fits its model): the episode fails, no retry."""
+
+
 @dataclass
 class Observation:
     role: str  # whose turn it is
@@ -72,22 +76,9 @@ def play_episode(env: Environment, players: dict[str, Player], max_retries: int 
     trajectory = Trajectory()
     turns = invalid = 0
     while (role := env.to_move()) is not None:
-        player = players[role]
-        observation = env.observe()
-        error: str | None = None
-        for _attempt in range(max_retries + 1):
-            reply = player.act(observation, error)
-            try:
-                action = env.parse(reply)
-            except ActionError as exc:
-                error = exc.message
-                invalid += 1
-                trajectory.add("call", role, player=player.name, prompt=observation.prompt, reply=reply, error=error)
-                continue
-            trajectory.add("call", role, player=player.name, prompt=observation.prompt, reply=reply, action=action)
-            break
-        else:
-            reason = f"{role} ({player.name}) gave no valid action in {max_retries + 1} tries: {error}"
+        action, reason, tries = _one_action(env, role, players[role], max_retries, trajectory)
+        invalid += tries
+        if action is None:
             return {"status": "failed", "reason": reason, "turns": turns, "invalid": invalid,
                     "payoffs": dict.fromkeys(env.roles, 0.0), "outcome": env.outcome(),
                     "trajectory": trajectory.to_list()}
@@ -96,3 +87,24 @@ def play_episode(env: Environment, players: dict[str, Player], max_retries: int 
         trajectory.add("action", role, action=action)
     return {"status": "ok", "reason": None, "turns": turns, "invalid": invalid, "payoffs": env.payoffs(),
             "outcome": env.outcome(), "trajectory": trajectory.to_list()}
+
+
+def _one_action(env: Environment, role: str, player: Player, max_retries: int, trajectory: Trajectory
+                ) -> tuple[dict[str, Any] | None, str | None, int]:
+    """The player's action (or None), why there is none, and how many replies did not parse."""
+    observation = env.observe()
+    error: str | None = None
+    for attempt in range(max_retries + 1):
+        try:
+            reply = player.act(observation, error)
+        except PlayerFailed as exc:
+            return None, f"{role} ({player.name}) cannot act: {exc.message}", attempt
+        try:
+            action = env.parse(reply)
+        except ActionError as exc:
+            error = exc.message
+            trajectory.add("call", role, player=player.name, prompt=observation.prompt, reply=reply, error=error)
+            continue
+        trajectory.add("call", role, player=player.name, prompt=observation.prompt, reply=reply, action=action)
+        return action, None, attempt
+    return None, f"{role} ({player.name}) gave no valid action in {max_retries + 1} tries: {error}", max_retries + 1

@@ -10,7 +10,7 @@ import random
 import re
 from typing import Any
 
-from proceval.envs.base import Observation
+from proceval.envs.base import Observation, PlayerFailed
 from proceval.envs.policies import (
     DECISION_TEXT,
     DEFAULT_RATIONALITY,
@@ -20,7 +20,7 @@ from proceval.envs.policies import (
     accept_probability,
     offer_probabilities,
 )
-from proceval.models.base import LanguageModel, Message
+from proceval.models.base import LanguageModel, Message, PromptTooLong
 
 FIXED_SYSTEM = ("You are playing the ultimatum game with another person. {policy} {manner} "
                 "Follow the reply format you are asked for.")
@@ -73,8 +73,11 @@ class ModelPlayer:
 
     def act(self, observation: Observation, error: str | None = None) -> str:
         prompt = observation.prompt + (RETRY.format(error=error) if error else "")
-        return complete(self.model, [Message("system", self.system), Message("user", prompt)],
-                        max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+        try:
+            return complete(self.model, [Message("system", self.system), Message("user", prompt)],
+                            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+        except PromptTooLong as exc:  # asking again cannot help: the episode fails with this reason
+            raise PlayerFailed(exc.message) from None
 
 
 def fixed_model_player(model: LanguageModel, policy: str, manner: str, seed: int, **options: Any) -> ModelPlayer:
@@ -99,11 +102,16 @@ def revise_principle(model: LanguageModel, principle: str, episodes: list[dict[s
                      max_tokens: int = 96, temperature: float = 0.0) -> dict[str, Any]:
     """Ask the meta-prompt for a new principle; the record has the prompt, reply, ``principle`` and ``kept``.
 
-    The old principle is kept when the reply says KEEP or has no ``Principle:`` line (``unparsed`` is then true).
+    The old principle is kept when the reply says KEEP or has no ``Principle:`` line (``unparsed`` is then true),
+    and when the prompt does not fit the model (``error`` says so; otherwise it is None).
     """
     prompt = META_PROMPT.format(principle=principle, transcripts="\n\n".join(transcript(e) for e in episodes))
-    reply = complete(model, [Message("user", prompt)], max_tokens=max_tokens, temperature=temperature, seed=seed)
-    return {"prompt": prompt, "reply": reply, "old": principle, **parse_principle(reply, principle)}
+    try:
+        reply = complete(model, [Message("user", prompt)], max_tokens=max_tokens, temperature=temperature, seed=seed)
+    except PromptTooLong as exc:
+        return {"prompt": prompt, "reply": None, "old": principle, "principle": principle, "kept": True,
+                "unparsed": True, "error": exc.message}
+    return {"prompt": prompt, "reply": reply, "old": principle, **parse_principle(reply, principle), "error": None}
 
 
 def parse_principle(reply: str, old: str) -> dict[str, Any]:
