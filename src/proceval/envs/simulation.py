@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from proceval.envs.base import Player, play_episode
@@ -111,11 +112,13 @@ def seed_of(*parts: object) -> int:
 
 
 class _Writer:
+    """A JSONL file written line by line (flushed: an interrupted simulation keeps what it wrote)."""
+
     def __init__(self, path: Path) -> None:
-        self.file = path.open("w", encoding="utf-8")
+        self.file = path.open("wb")
 
     def write(self, record: dict[str, Any]) -> None:
-        self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.file.write(orjson.dumps(record) + b"\n")
         self.file.flush()
 
 
