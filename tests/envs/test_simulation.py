@@ -50,6 +50,12 @@ def test_a_scripted_simulation_writes_every_episode_and_the_observer_finds_the_p
     summary = json.loads((tmp_path / "out" / "simulation.json").read_text())
     assert summary["status"] == "complete" and summary["episodes"] == 72 and summary["turns"] == 144
     assert not (tmp_path / "out" / "calls.sqlite").exists()
+    import pandas as pd
+
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert len(runs) == 12 and set(runs.player) == {"fixed"}  # 2 policies × 2 manners × 3 runs
+    by_policy = runs.groupby("policy").offered.mean()
+    assert by_policy["selfish"] < 0.3 < 0.7 < by_policy["altruistic"]
     again = tmp_path / "again"
     simulate(load_spec(tmp_path / "sim.yaml"), again)
     assert (again / "episodes.jsonl").read_text() == (tmp_path / "out" / "episodes.jsonl").read_text()
