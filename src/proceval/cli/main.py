@@ -38,6 +38,7 @@ COMMANDS = {
     "irt": "fit item response theory models to responses",
     "align": "psychometric alignment of simulated and human populations",
     "search": "search countdown problems: streams and optimal paths for Stream of Search",
+    "simulate": "run a multi-agent simulation file (the ultimatum game), resumable",
 }
 
 
