@@ -281,7 +281,7 @@ def _persona_template(loaded: LoadedStudy, subject: SubjectSpec) -> str | Path |
 def _personas(loaded: LoadedStudy, subject: SubjectSpec, seed: int) -> list[Any] | None:
     if not subject.personas:
         return None
-    from proceval.personas import load_personas
+    from proceval.solvers.personas import load_personas
 
     return load_personas(loaded.resolve(subject.personas), template=_persona_template(loaded, subject),
                          n=subject.n_personas, seed=seed if subject.persona_seed is None else subject.persona_seed)
@@ -311,7 +311,7 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
     analysis["seed"] = study.seed if analysis["seed"] is None else analysis["seed"]
     humans = None
     if study.humans:
-        from proceval.human_data import find_mapping
+        from proceval.humans.data import find_mapping
 
         human_file = loaded.resolve(study.humans)
         mapping = find_mapping(human_file)  # a table in its own layout is read through the mapping beside it

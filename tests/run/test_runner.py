@@ -141,7 +141,7 @@ def test_too_long_items_are_marked_and_the_run_continues(tiny_hf_path, tmp_path:
 
 
 @dataclass
-class _Persona:  # the shape of proceval.personas.Persona
+class _Persona:  # the shape of proceval.solvers.personas.Persona
     id: str
     prompt: str
     attributes: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,7 @@ import pytest
 
 from proceval.dataset import Dataset, Item
 from proceval.generate import generate
-from proceval.human_data import load_mapping
+from proceval.humans.data import load_mapping
 from tests.conftest import DATA
 
 AFFECT = DATA / "affective"

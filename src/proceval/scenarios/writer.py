@@ -39,7 +39,7 @@ from proceval.models.base import LanguageModel, Message
 from proceval.ui import progress_bar
 
 if TYPE_CHECKING:
-    from proceval.qdc.embeddings import Embedder
+    from proceval.embeddings import Embedder
     from proceval.templates import Template
 
 DEFAULT_RUBRIC = (
@@ -243,7 +243,7 @@ class _Dedup:
 
     def _embed(self, text: str) -> np.ndarray:
         if self._embedder is None:
-            from proceval.qdc.embeddings import Embedder
+            from proceval.embeddings import Embedder
 
             self._embedder = Embedder()
         return self._embedder.embed([text])[0]

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from proceval.analysis.qdc import metrics
 from proceval.dataset import MANIFEST_FILE, Dataset, Item
+from proceval.embeddings import Embedder
 from proceval.errors import AnalysisError, DatasetError, ProcevalError
-from proceval.qdc import metrics
-from proceval.qdc.embeddings import Embedder
 
 if TYPE_CHECKING:
     from proceval.templates import Template
