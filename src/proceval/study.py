@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from proceval import __version__
 from proceval.errors import StudyError
-from proceval.ids import canonical_json, content_id, file_sha256
+from proceval.ids import content_id, file_sha256
 
 STATE_FILE = "study-state.json"
 
@@ -451,7 +451,3 @@ def _template_arg(loaded: LoadedStudy) -> str | Path:
     name = loaded.study.dataset.template
     return name if name in TASKS else loaded.resolve(name)
 
-
-def study_schema() -> str:
-    """The JSON schema of study files (for editors and docs)."""
-    return canonical_json(Study.model_json_schema(by_alias=True))

@@ -60,10 +60,6 @@ class PopulationComparison:
     accuracy: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def shared_items(self) -> list[str]:
-        return list(self.items.loc[self.items["estimated_both"], "item_id"])
-
     def most_divergent(self, k: int = 5) -> pd.DataFrame:
         both = self.items[self.items["estimated_both"]]
         return both.sort_values("divergence", ascending=False).head(k)

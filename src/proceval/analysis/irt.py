@@ -101,9 +101,6 @@ class ResponseMatrix:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(answered > 0, totals / np.maximum(answered, 1), np.nan)
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.values, index=pd.Index(self.persons, name="person"), columns=self.items)
-
 
 def _check_kind(values: np.ndarray, kind: str, where: str) -> None:
     observed = values[~np.isnan(values)]

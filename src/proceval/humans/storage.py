@@ -449,10 +449,6 @@ class StudyStore:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ study
-    def get_meta(self, key: str) -> str | None:
-        with self._reading() as conn:
-            return conn.execute(select(study_table.c.value).where(study_table.c.key == key)).scalar()
-
     def bind_study(self, values: dict[str, str]) -> None:
         """Record what this database serves (dataset hash, lists) or check it serves the same.
 
