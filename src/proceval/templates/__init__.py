@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from proceval.errors import TemplateError
-from proceval.templates.template import Condition, Template, load_template_text
+from proceval.templates.loading import load_template_text
+from proceval.templates.template import Condition, Template
 from proceval.templates.yamlio import read_yaml_text
 
 # The built-in families live in proceval/tasks/<family>/ with their lexicons (and any Python and docs); they are
