@@ -22,7 +22,7 @@ from proceval.dataset import Dataset
 from proceval.errors import HumansError
 from proceval.humans import StudyConfig, create_app
 from proceval.humans import storage as storage_module
-from proceval.humans.app import ADMIN_COOKIE
+from proceval.humans.admin import ADMIN_COOKIE
 from proceval.humans.config import check_admin_token
 from proceval.humans.export import spreadsheet_safe
 from proceval.humans.storage import StudyStore, admin_sessions_table, migrations_table
