@@ -29,6 +29,7 @@ from starlette.routing import Route
 from proceval.dataset import Dataset
 from proceval.humans.admin import AdminHandlers
 from proceval.humans.config import StudyConfig
+from proceval.humans.database import POSTGRES_POOL_SIZE, connection_lost
 from proceval.humans.http import (
     IDEMPOTENCY_KEY,
     MAX_FREE_TEXT,
@@ -41,14 +42,7 @@ from proceval.humans.http import (
     _urlencoded_form,
 )
 from proceval.humans.pages import Study
-from proceval.humans.storage import (
-    POSTGRES_POOL_SIZE,
-    AnswerConflict,
-    SessionExists,
-    SessionRow,
-    StudyStore,
-    connection_lost,
-)
+from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.humans.throttle import FailedLogins
 from proceval.ids import canonical_json
 
