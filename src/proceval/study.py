@@ -15,6 +15,9 @@ Layout of ``out``::
 A stage is skipped when its output exists and the hash of its inputs (settings, the files it reads, the
 proceval version for built-in templates) equals the recorded one. A stage whose inputs changed is redone
 from scratch; a run interrupted part-way resumes (the run engine completes what is missing).
+
+Why over 400 lines: the study-file schema and the driver that runs its stages are one job (a study file means
+what the driver does with it); each stage is a short function of the library it calls.
 """
 
 from __future__ import annotations

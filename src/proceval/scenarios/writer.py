@@ -18,6 +18,9 @@ For each of ``n`` scenario slots the writer
 Every rejection is counted by reason. Model calls go through the call cache
 (:class:`proceval.models.cache.CachedModel`), each with a seed derived from (seed, slot, attempt): a
 writer killed at any point and started again with the same arguments repeats no finished call.
+
+Why over 400 lines: one job (ask a model for scenarios and keep the valid, new ones), whose steps — prompt,
+parse, validate, judge, deduplicate — share the template's names and constraints and are each short.
 """
 
 from __future__ import annotations
