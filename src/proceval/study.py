@@ -22,7 +22,6 @@ what the driver does with it); each stage is a short function of the library it 
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -149,16 +148,9 @@ class LoadedStudy:
         return path if path.is_absolute() else self.path.parent / path
 
 
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-_MODELS_AT: dict[str, type[BaseModel]] = {"": Study, "dataset": DatasetSpec, "subjects": SubjectSpec, "analysis": AnalysisSpec}
-
-
 def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     """Read and check a study file. Errors name the file, line and field, with the known keys for typos."""
-    from proceval.templates.yamlio import format_loc, read_yaml
+    from proceval.templates.yamlio import format_loc, read_yaml, validation_error
 
     file = Path(path)
     if not file.is_file():
@@ -169,23 +161,8 @@ def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     try:
         study = Study.model_validate(data)
     except ValidationError as exc:
-        # A typo'd key also makes a required key "missing": report the unknown key first, it is the cause.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        error = errors[0]
-        loc = tuple(error["loc"])
-        line = lines.line_for(loc)
-        if error["type"] == "extra_forbidden":
-            section = str(loc[0]) if len(loc) > 1 else ""
-            known = _field_names(_MODELS_AT.get(section, Study))
-            guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = (f"did you mean {guess[0]!r}? " if guess else "") + f"known keys here: {', '.join(known)}"
-            raise StudyError(f"unknown key {loc[-1]!r}", file=file, line=line, field=format_loc(loc),
-                             hint=hint) from None
-        message = str(error["msg"]).removeprefix("Value error, ")
-        hint = "see docs/study.md for the keys of a study file"
-        if len(errors) > 1:
-            hint += f" ({len(errors) - 1} more problem(s) after this one)"
-        raise StudyError(message, file=file, line=line, field=format_loc(loc) if loc else None, hint=hint) from None
+        raise validation_error(exc, Study, StudyError, file=file, lines=lines,
+                               hint="see docs/study.md for the keys of a study file") from None
     loaded = LoadedStudy(study, file)
     files: list[tuple[str | None, tuple[str | int, ...]]] = [(study.humans, ("humans",))]
     files += [(f, ("dataset", "from", i)) for i, f in enumerate(study.dataset.from_files)]

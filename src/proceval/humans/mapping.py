@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from proceval.errors import HumansError
+from proceval.templates.yamlio import LineMap, read_yaml, validation_error
 
 MAPPING_SUFFIX = ".mapping.yaml"
 
@@ -176,20 +177,18 @@ def load_mapping(source: str | os.PathLike[str] | dict[str, Any] | HumanMapping)
     file: Path | None = None
     if isinstance(source, dict):
         data: Any = source
+        lines = LineMap()
     else:
-        from proceval.templates.yamlio import read_yaml
 
         file = Path(source)
         if not file.is_file():
             raise HumansError("no such mapping file", file=file)
-        data, _ = read_yaml(file, HumansError)
+        data, lines = read_yaml(file, HumansError)
     try:
         return HumanMapping.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or None
-        raise HumansError(str(error["msg"]).removeprefix("Value error, "), file=file, field=where,
-                          hint="see docs/families.md (human data) for the mapping keys") from None
+        raise validation_error(exc, HumanMapping, HumansError, file=file, lines=lines,
+                               hint="see docs/families.md (human data) for the mapping keys") from None
 
 
 def cell_text(value: Any) -> str:
