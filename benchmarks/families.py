@@ -23,7 +23,7 @@ DATA = REPO / "examples" / "offtherails"
 EXAMPLE = REPO / "examples" / "offtherails"
 
 from proceval.generate import generate  # noqa: E402
-from proceval.human_data import import_humans, load_mapping  # noqa: E402
+from proceval.humans.data import import_humans, load_mapping  # noqa: E402
 from proceval.templates import load_template, load_template_text  # noqa: E402
 
 

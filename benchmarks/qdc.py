@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from proceval import __version__
+from proceval.analysis.qdc.metrics import vendi_score
+from proceval.analysis.qdc.profile import item_text, profile, scenario_text
 from proceval.dataset import DatasetWriter, Item, Manifest, Scenario
+from proceval.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, text_hash
 from proceval.ids import content_id
-from proceval.qdc.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, text_hash
-from proceval.qdc.metrics import vendi_score
-from proceval.qdc.profile import item_text, profile, scenario_text
 
 WORDS = ["anna", "ben", "cleo", "dev", "eli", "fay", "gus", "hal", "ivy", "jon", "kim", "lea", "max", "nia", "oli", "pia", "quin", "ray", "sam", "tia", "uma", "vic", "wren", "xia", "yan", "zoe", "kitchen", "garden", "attic", "harbour", "office", "market", "school", "bakery", "library", "station", "moves", "hides", "finds", "drops", "leaves", "carries", "opens", "closes", "paints", "fixes", "sees", "hears", "knows", "thinks", "wants", "box", "basket", "drawer", "shelf", "bag", "coat", "key", "book", "cup", "lamp", "letter", "ring", "phone", "map", "ball", "apple"]
 
@@ -93,7 +93,7 @@ def make_dataset(root: Path, n_scenarios: int, n_conditions: int) -> Path:
 
 def bench_profile(tmp: Path, n_scenarios: int, n_conditions: int) -> dict[str, object]:
     data, t_write = timed(make_dataset, tmp / "data", n_scenarios, n_conditions)
-    from proceval.qdc.profile import load_source
+    from proceval.analysis.qdc.profile import load_source
 
     source, t_load = timed(load_source, data)
     texts = list(dict.fromkeys([scenario_text(v) for v in source.scenarios] + [item_text(i) for i in source.items]))
@@ -114,7 +114,7 @@ def bench_profile(tmp: Path, n_scenarios: int, n_conditions: int) -> dict[str, o
 
 
 def bench_embedding(n: int) -> dict[str, object]:
-    from proceval.qdc.embeddings import MiniLMEncoder
+    from proceval.embeddings import MiniLMEncoder
 
     encoder, t_load = timed(MiniLMEncoder)
     rng = np.random.default_rng(3)

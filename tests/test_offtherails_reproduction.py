@@ -16,7 +16,7 @@ from proceval.analysis.data import load_responses
 from proceval.analysis.effects import mixed_effects
 from proceval.analysis.ratings import rating_means, rating_rows
 from proceval.generate import generate
-from proceval.human_data import import_humans
+from proceval.humans.data import import_humans
 from proceval.study import load_study
 from tests.conftest import DATA, REPO
 

@@ -179,10 +179,6 @@ class Manifest(BaseModel):
     skipped: list[SkippedRow] = Field(default_factory=list)
     recovered: list[SkippedRow] = Field(default_factory=list)
 
-    @property
-    def n_skipped(self) -> int:
-        return len(self.skipped)
-
 
 class Dataset:
     """A dataset directory, read lazily. ``Dataset.load(dir)`` checks it is one."""

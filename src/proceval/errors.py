@@ -70,3 +70,9 @@ class StudyError(ProcevalError):
 
 class HumansError(ProcevalError):
     """Human data or the web study's configuration that cannot be used."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """An unexpected exception in words: its type and message (``LinAlgError: Singular matrix``)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

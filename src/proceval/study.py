@@ -15,11 +15,13 @@ Layout of ``out``::
 A stage is skipped when its output exists and the hash of its inputs (settings, the files it reads, the
 proceval version for built-in templates) equals the recorded one. A stage whose inputs changed is redone
 from scratch; a run interrupted part-way resumes (the run engine completes what is missing).
+
+Why over 400 lines: the study-file schema and the driver that runs its stages are one job (a study file means
+what the driver does with it); each stage is a short function of the library it calls.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -34,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from proceval import __version__
 from proceval.errors import StudyError
-from proceval.ids import canonical_json, content_id, file_sha256
+from proceval.ids import content_id, file_sha256
 
 STATE_FILE = "study-state.json"
 
@@ -146,16 +148,9 @@ class LoadedStudy:
         return path if path.is_absolute() else self.path.parent / path
 
 
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-_MODELS_AT: dict[str, type[BaseModel]] = {"": Study, "dataset": DatasetSpec, "subjects": SubjectSpec, "analysis": AnalysisSpec}
-
-
 def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     """Read and check a study file. Errors name the file, line and field, with the known keys for typos."""
-    from proceval.templates.yamlio import format_loc, read_yaml
+    from proceval.templates.yamlio import format_loc, read_yaml, validation_error
 
     file = Path(path)
     if not file.is_file():
@@ -166,23 +161,8 @@ def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     try:
         study = Study.model_validate(data)
     except ValidationError as exc:
-        # A typo'd key also makes a required key "missing": report the unknown key first, it is the cause.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        error = errors[0]
-        loc = tuple(error["loc"])
-        line = lines.line_for(loc)
-        if error["type"] == "extra_forbidden":
-            section = str(loc[0]) if len(loc) > 1 else ""
-            known = _field_names(_MODELS_AT.get(section, Study))
-            guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = (f"did you mean {guess[0]!r}? " if guess else "") + f"known keys here: {', '.join(known)}"
-            raise StudyError(f"unknown key {loc[-1]!r}", file=file, line=line, field=format_loc(loc),
-                             hint=hint) from None
-        message = str(error["msg"]).removeprefix("Value error, ")
-        hint = "see docs/study.md for the keys of a study file"
-        if len(errors) > 1:
-            hint += f" ({len(errors) - 1} more problem(s) after this one)"
-        raise StudyError(message, file=file, line=line, field=format_loc(loc) if loc else None, hint=hint) from None
+        raise validation_error(exc, Study, StudyError, file=file, lines=lines,
+                               hint="see docs/study.md for the keys of a study file") from None
     loaded = LoadedStudy(study, file)
     files: list[tuple[str | None, tuple[str | int, ...]]] = [(study.humans, ("humans",))]
     files += [(f, ("dataset", "from", i)) for i, f in enumerate(study.dataset.from_files)]
@@ -281,7 +261,7 @@ def _persona_template(loaded: LoadedStudy, subject: SubjectSpec) -> str | Path |
 def _personas(loaded: LoadedStudy, subject: SubjectSpec, seed: int) -> list[Any] | None:
     if not subject.personas:
         return None
-    from proceval.personas import load_personas
+    from proceval.solvers.personas import load_personas
 
     return load_personas(loaded.resolve(subject.personas), template=_persona_template(loaded, subject),
                          n=subject.n_personas, seed=seed if subject.persona_seed is None else subject.persona_seed)
@@ -311,7 +291,7 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
     analysis["seed"] = study.seed if analysis["seed"] is None else analysis["seed"]
     humans = None
     if study.humans:
-        from proceval.human_data import find_mapping
+        from proceval.humans.data import find_mapping
 
         human_file = loaded.resolve(study.humans)
         mapping = find_mapping(human_file)  # a table in its own layout is read through the mapping beside it
@@ -451,7 +431,3 @@ def _template_arg(loaded: LoadedStudy) -> str | Path:
     name = loaded.study.dataset.template
     return name if name in TASKS else loaded.resolve(name)
 
-
-def study_schema() -> str:
-    """The JSON schema of study files (for editors and docs)."""
-    return canonical_json(Study.model_json_schema(by_alias=True))

@@ -22,7 +22,7 @@ from proceval.dataset import Dataset
 from proceval.errors import HumansError
 from proceval.humans import StudyConfig, create_app
 from proceval.humans import storage as storage_module
-from proceval.humans.app import ADMIN_COOKIE
+from proceval.humans.admin import ADMIN_COOKIE
 from proceval.humans.config import check_admin_token
 from proceval.humans.export import spreadsheet_safe
 from proceval.humans.storage import StudyStore, admin_sessions_table, migrations_table
@@ -258,12 +258,12 @@ def test_a_mistyped_serve_config_field_gets_its_line_and_a_suggestion(
             "--db", f"sqlite:///{tmp_path / 's.db'}"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert f"{config}:2: items_per_partcipant: unknown field 'items_per_partcipant'" in err
+    assert f"{config}:2: items_per_partcipant: unknown key 'items_per_partcipant'" in err
     assert "did you mean 'items_per_participant'?" in err
     config.write_text("comprehension:\n  - question: q\n    options: [{key: a, text: A}, {key: b, text: B}]\n"
                       "    anwser: a\n", encoding="utf-8")
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert f"{config}:4: comprehension.0.anwser: unknown field 'anwser' (and 1 more problem)" in err
+    assert f"{config}:4: comprehension.0.anwser: unknown key 'anwser' (and 1 more problem)" in err
     assert "did you mean 'answer'?" in err
     assert not (tmp_path / "s.db").exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from proceval.cli.main import main
-from proceval.personas import load_personas
 from proceval.run import load_run
+from proceval.solvers.personas import load_personas
 from tests.run.test_persona_order import human_table
 
 

@@ -141,7 +141,7 @@ def test_too_long_items_are_marked_and_the_run_continues(tiny_hf_path, tmp_path:
 
 
 @dataclass
-class _Persona:  # the shape of proceval.personas.Persona
+class _Persona:  # the shape of proceval.solvers.personas.Persona
     id: str
     prompt: str
     attributes: dict[str, Any] = field(default_factory=dict)
@@ -202,14 +202,16 @@ def test_run_json_is_valid_and_complete(tiny_hf, tiny_choice_dataset, tmp_path: 
 def test_a_regenerated_identical_dataset_is_the_same_dataset(tiny_hf, tmp_path: Path) -> None:
     """Identity is the items and the template, not the manifest's provenance (created_at, template path)."""
     from proceval.generate import generate
-    from proceval.templates import BUILTIN_DIR
+    from proceval.templates import builtin_templates
+
+    tom = builtin_templates()["tom"]
 
     copies = []
     for name in ("a", "b"):  # the same template text loaded from two places
         folder = tmp_path / f"templates-{name}"
         folder.mkdir()
         for file in ("tom.yaml", "tom_lexicon.yaml"):
-            (folder / file).write_bytes((BUILTIN_DIR / file).read_bytes())
+            (folder / file).write_bytes((tom.parent / file).read_bytes())
         copies.append(generate(folder / "tom.yaml", n=1, seed=3, out=tmp_path / f"data-{name}", progress=False))
     first, second = copies
     assert (first.path / "manifest.json").read_text() != (second.path / "manifest.json").read_text()
@@ -224,7 +226,7 @@ def test_a_regenerated_identical_dataset_is_the_same_dataset(tiny_hf, tmp_path: 
     assert (tmp_path / "run" / resumed.info["dataset"]["path"]).resolve() == second.path.resolve()
 
     # other items are another dataset: the run refuses them
-    other = generate(BUILTIN_DIR / "tom.yaml", n=1, seed=4, out=tmp_path / "data-other", progress=False)
+    other = generate(tom, n=1, seed=4, out=tmp_path / "data-other", progress=False)
     assert other.content_hash != first.content_hash
     with pytest.raises(RunError, match="other settings"):
         run_dataset(other, tiny_hf, tmp_path / "run", progress=False, limit=4)

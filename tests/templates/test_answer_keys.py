@@ -14,7 +14,7 @@ import pytest
 
 from proceval.dataset import Dataset, Item
 from proceval.generate import generate
-from proceval.human_data import load_mapping
+from proceval.humans.data import load_mapping
 from tests.conftest import DATA
 
 AFFECT = DATA / "affective"
@@ -186,9 +186,9 @@ def test_offtherails_human_codes_match_the_paper() -> None:
 
 def test_a_match_rule_names_real_columns_and_variables() -> None:
     from proceval.errors import TemplateError
-    from proceval.templates import BUILTIN_DIR, load_template_text
+    from proceval.templates import builtin_templates, load_template_text
 
-    path = BUILTIN_DIR / "affect_safety_expected.yaml"
+    path = builtin_templates()["affect_safety_expected"]
     text = path.read_text(encoding="utf-8")
     broken = text.replace("states: [belief_1, belief_2]", "states: [belief_1, belief_9]")
     with pytest.raises(TemplateError, match="belief_9"):

@@ -36,8 +36,8 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
 
 
 def test_every_yaml_reader_has_the_limit(tmp_path: Path) -> None:
-    from proceval.human_data import load_mapping
     from proceval.humans.config import load_study_config
+    from proceval.humans.data import load_mapping
 
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB, encoding="utf-8")

@@ -36,12 +36,11 @@ from proceval.analysis.base import (
     CannotEstimate,
     FigureSpec,
     NotApplicable,
-    describe_error,
     register_analysis,
 )
 from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
 from proceval.dataset import Dataset
-from proceval.errors import AnalysisError
+from proceval.errors import AnalysisError, describe_error
 from proceval.plugins import load_entry_points
 from proceval.ui import progress_bar
 

@@ -25,12 +25,6 @@ class CannotEstimate(NotApplicable):
     is reported as failed with this reason, in words, and the rest still runs."""
 
 
-def describe_error(exc: BaseException) -> str:
-    """An unexpected exception in words: its type and message (``LinAlgError: Singular matrix``)."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
 @dataclass
 class FigureSpec:
     """A figure an analysis offers; ``draw`` builds it with matplotlib when a report asks for it."""

@@ -57,28 +57,3 @@ def bootstrap_ci(
         stats = np.concatenate(parts)
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(low), float(high)
-
-
-def bootstrap_statistic(
-    arrays: Sequence[np.ndarray],
-    statistic: Callable[..., float],
-    *,
-    n_boot: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile CI of any ``statistic(*arrays)`` by resampling rows shared across ``arrays`` (paired data)."""
-    n = len(arrays[0])
-    if n < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_boot)
-    for b in range(n_boot):
-        index = rng.integers(0, n, size=n)
-        stats[b] = statistic(*(a[index] for a in arrays))
-    stats = stats[~np.isnan(stats)]
-    if stats.size == 0:
-        return float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    low, high = np.quantile(stats, [alpha, 1 - alpha])
-    return float(low), float(high)

@@ -26,8 +26,8 @@ import pandas as pd
 
 from proceval.dataset import Dataset, Item
 from proceval.errors import AnalysisError, HumansError, RunError
-from proceval.human_data import option_key
-from proceval.human_data import reason_kind as _reason_kind
+from proceval.humans.data import option_key
+from proceval.humans.data import reason_kind as _reason_kind
 from proceval.ids import file_sha256
 from proceval.run.io import RESPONSES_FILE, RUN_FILE, read_responses
 
@@ -457,7 +457,7 @@ def load_responses(
     humans_path = Path(humans) if humans is not None else None
     stats: dict[str, Any] = {}
     if humans_path is not None:
-        from proceval.human_data import find_mapping, import_humans
+        from proceval.humans.data import find_mapping, import_humans
 
         # a table in its own layout, with a mapping beside it (docs/families.md), is matched to items first
         mapping = find_mapping(humans_path)

@@ -21,12 +21,11 @@ from proceval.analysis.base import (
     CannotEstimate,
     FigureSpec,
     NotApplicable,
-    describe_error,
     register_analysis,
 )
 from proceval.analysis.data import ResponseData
 from proceval.analysis.ratings import rating_rows
-from proceval.errors import AnalysisError
+from proceval.errors import AnalysisError, describe_error
 
 EFFECT_COLUMNS = ["factor", "level", "reference", "term", "estimate", "se", "ci_low", "ci_high", "z", "p",
                   "n_obs", "model"]

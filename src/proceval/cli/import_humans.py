@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from proceval.human_data import import_humans
+from proceval.humans.data import import_humans
 
 LISTED = 20  # unmatched answers shown in the terminal; all of them are in the .unmatched.json report
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from proceval.model_answers import import_model_answers
+from proceval.humans.model_answers import import_model_answers
 
 LISTED = 20  # answers that name no item shown in the terminal; all are in run.json
 

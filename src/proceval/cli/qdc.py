@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from proceval.qdc.compare import qdc
-from proceval.qdc.report import LABELS
+from proceval.analysis.qdc.compare import qdc
+from proceval.analysis.qdc.report import LABELS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -96,7 +96,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise RunError("persona options need --personas", field=", ".join(given),
                        hint="pass --personas FILE (a persona table or a long human table)")
     if args.personas:
-        from proceval.personas import load_personas  # another module; imported only when used
+        from proceval.solvers.personas import load_personas  # another module; imported only when used
 
         personas = load_personas(args.personas, template=args.persona_template, n=args.n_personas,
                                  seed=args.seed if args.persona_seed is None else args.persona_seed)

@@ -48,12 +48,13 @@ class Registry(Generic[T]):
     """Names of one kind (``"tasks"``, ``"solvers"``, ``"scorers"``) → factories of ``T``.
 
     ``builtins`` maps names to ``"module:attribute"`` references, imported on first use; ``loaders`` are
-    functions returning more such names → references or factories, called once on the first lookup.
+    functions (or ``"module:attribute"`` references to them, so a lower layer can own a registry that a higher
+    one fills) returning more such names → references or factories, called once on the first lookup.
     """
 
     def __init__(self, kind: str, *, builtins: Mapping[str, str] | None = None,
-                 loaders: Iterable[Callable[[], Mapping[str, str | T]]] = (), error: type[ProcevalError] = UnknownName
-                 ) -> None:
+                 loaders: Iterable[str | Callable[[], Mapping[str, str | T]]] = (),
+                 error: type[ProcevalError] = UnknownName) -> None:
         self.kind = kind
         self.group = f"proceval.{kind}"
         self._entries: dict[str, str | T] = dict(builtins or {})
@@ -87,7 +88,8 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         for loader in self._loaders:
-            for name, entry in loader().items():
+            found = (load_reference(loader) if isinstance(loader, str) else loader)()
+            for name, entry in found.items():
                 self._entries.setdefault(name, entry)
         for ep in entry_points(group=self.group):
             if ep.name in self._entries:

@@ -4,7 +4,7 @@ In the manner of reasoning-gym's procedural datasets: a task has a config datacl
 ``seed`` is a pure function of (config, seed, index) — the same items on every machine, whatever else was
 generated before. The verifier scores an answer text in [0, 1] (1/0, or a graded score) and says why.
 
-Two ways to write one (both registered by name in :data:`proceval.tasks.TASKS`):
+Two ways to write one (both registered by name in :data:`TASKS`, also importable as ``proceval.tasks.TASKS``):
 
 - a subclass of :class:`Task` with :meth:`Task.item` (and :meth:`Task.verify` for free-text answers);
 - a function decorated with :func:`task` that turns (config, rng, index) into a :class:`Problem`.
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, get_type_hints
 
+from proceval.core.registry import Registry
 from proceval.dataset import Item, Scenario
 from proceval.errors import ProcevalError
 from proceval.ids import canonical_json, content_id, text_id
@@ -214,9 +215,22 @@ def task(name: str, *, config: type = NoOptions, verify: Callable[[Item, str], V
             "item": item, "verify": verify_item, "__module__": function.__module__,
             "__doc__": function.__doc__,
         })
-        from proceval.tasks import TASKS
-
         TASKS.register(name, cls)
         return cls
 
     return decorate
+
+
+# The task registry lives here, beside Task, so that @task registers without importing the tasks package
+# (which imports this module); proceval.tasks fills it with the built-in families, named by reference.
+TASKS: Registry[Any] = Registry(
+    "tasks",
+    builtins={
+        "arithmetic": "proceval.tasks.arithmetic:ArithmeticTask",
+        "long-arithmetic": "proceval.tasks.long_arithmetic:LongArithmetic",
+        "countdown": "proceval.tasks.countdown:Countdown",
+        "prontoqa": "proceval.tasks.prontoqa:ProntoQA",
+        "syllogisms": "proceval.tasks.syllogisms:Syllogisms",
+    },
+    loaders=["proceval.tasks:builtin_template_tasks"],
+)

@@ -10,278 +10,43 @@ per client; logging in opens a server-side admin session (its random token in a 
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
-import io
 import os
 import re
 import secrets
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
 import anyio
 import anyio.to_thread
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from proceval.dataset import Dataset, Item
-from proceval.humans.assignment import StudyLists, build_lists, make_plan
-from proceval.humans.config import AttentionCheck, StudyConfig
-from proceval.humans.export import COLUMNS, ExportSummary, export_rows, write_rows
-from proceval.humans.stats import study_progress
-from proceval.humans.storage import (
-    POSTGRES_POOL_SIZE,
-    AnswerConflict,
-    SessionExists,
-    SessionRow,
-    StudyStore,
-    connection_lost,
+from proceval.dataset import Dataset
+from proceval.humans.admin import AdminHandlers
+from proceval.humans.config import StudyConfig
+from proceval.humans.database import POSTGRES_POOL_SIZE, connection_lost
+from proceval.humans.http import (
+    IDEMPOTENCY_KEY,
+    MAX_FREE_TEXT,
+    PROLIFIC_PARAM,
+    GuardMiddleware,
+    HttpError,
+    _form_int,
+    _form_text,
+    _TooLarge,
+    _urlencoded_form,
 )
+from proceval.humans.pages import Study
+from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.humans.throttle import FailedLogins
-from proceval.ids import canonical_json, content_id
+from proceval.ids import canonical_json
 
 SESSION_COOKIE = "proceval_session"
-ADMIN_COOKIE = "proceval_admin"
-ADMIN_SESSION_HOURS = 12
-MAX_BODY_BYTES = 64 * 1024
-MAX_FREE_TEXT = 5000
-PROLIFIC_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-TEMPLATES = Path(__file__).parent / "templates"
-FIELDS_CACHE_SIZE = 4096  # rendered answer widgets kept in memory (one per item and option order)
-
-
-def paragraphs(text: str | None) -> Markup:
-    """Escaped text as HTML paragraphs: blank lines separate paragraphs, single newlines become <br>."""
-    return _paragraphs(str(text or ""))
-
-
-@functools.lru_cache(maxsize=4096)
-def _paragraphs(text: str) -> Markup:
-    # the same few item texts are shown over and over: escape and split each once
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", str(text or "")) if b.strip()]
-    return Markup("".join(
-        "<p>" + str(escape(b)).replace("\n", "<br>\n") + "</p>" for b in blocks))
-
-
-def _urlencoded_form(body: bytes, max_fields: int) -> FormData:
-    """An ``application/x-www-form-urlencoded`` body as form data, decoded as Starlette's parser does
-    (``&``-separated, ``+`` and percent escapes, UTF-8), without its per-byte callbacks."""
-    items: list[tuple[str, str | UploadFile]] = []
-    for part in body.split(b"&"):
-        if not part:
-            continue
-        if len(items) >= max_fields:
-            raise ValueError("too many fields")
-        name, _, value = part.partition(b"=")
-        items.append((unquote_plus(name.decode("latin-1")), unquote_plus(value.decode("latin-1"))))
-    return FormData(items)
-
-
-class HttpError(Exception):
-    """A request that is refused with ``status`` and a message the participant can read."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class GuardMiddleware:
-    """Refuses request bodies over ``limit`` bytes (413) and adds security headers to every response."""
-
-    HEADERS = [
-        (b"x-content-type-options", b"nosniff"),
-        (b"x-frame-options", b"DENY"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"content-security-policy",
-         b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-         b"frame-ancestors 'none'; base-uri 'none'"),
-        (b"cache-control", b"no-store"),
-    ]
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._too_large(send)
-                return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = list(message.get("headers", [])) + self.HEADERS
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
-            if not started:
-                await self._too_large(send)
-
-    async def _too_large(self, send: Send) -> None:
-        body = b"The submitted form is too large."
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode()), *self.HEADERS]})
-        await send({"type": "http.response.body", "body": body})
-
-
-@dataclass
-class Trial:
-    position: int
-    kind: str  # item | check
-    ref: str
-    order: list[str] | None
-    item: Item | None
-    check: AttentionCheck | None
-
-
-class Study:
-    """Everything a request needs: the items, lists, config, store and page templates."""
-
-    def __init__(self, dataset: Dataset, config: StudyConfig, store: StudyStore, pilot: bool) -> None:
-        self.dataset = dataset
-        self.config = config
-        self.store = store
-        self.pilot = pilot
-        self.items = dataset.item_map()
-        self.checks = {c.id: c for c in config.attention_checks}
-        # attention checks travel in forms under an opaque id shaped like an item id, so the page source
-        # does not give them away
-        self.check_refs = {content_id("attention-check", config.seed, c.id): c.id for c in config.attention_checks}
-        self.public_refs = {v: k for k, v in self.check_refs.items()}
-        self.lists: StudyLists = build_lists(dataset.items, config)
-        self.admin_token = config.resolved_admin_token()
-        # stored with each admin session: a new admin token ends the sessions the old one opened
-        self.admin_key = hmac.new(self.admin_token.encode(), b"proceval-admin-session", hashlib.sha256).hexdigest() \
-            if self.admin_token else ""
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                               trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-        self.env.filters["paras"] = paragraphs
-        self._fields: dict[tuple[str, str, tuple[str, ...] | None], Markup] = {}
-        self._fields_lock = threading.Lock()
-        store.bind_study({
-            "dataset": dataset.content_hash,
-            "lists": content_id("lists", self.lists.lists, sorted(self.checks)),
-            "list_items": canonical_json(self.lists.lists),
-        })
-
-    # ------------------------------------------------------------------ pages
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        context.setdefault("title", self.config.title)
-        context.setdefault("pilot", self.pilot)
-        html = self.env.get_template(template).render(**context)
-        return HTMLResponse(html, status_code=status)
-
-    def error(self, status: int, message: str) -> HTMLResponse:
-        return self.render("error.html", status=status, message=message)
-
-    def plan_for(self, session_key: str) -> Callable[[int], list[dict[str, Any]]]:
-        def plan(list_index: int) -> list[dict[str, Any]]:
-            items = [self.items[i] for i in self.lists.lists[list_index]]
-            return make_plan(items, self.config.attention_checks, self.config, session_key)
-        return plan
-
-    def trial(self, session: SessionRow, position: int) -> Trial:
-        assert session.plan is not None
-        entry = session.plan[position]
-        if "check" in entry:
-            return Trial(position, "check", entry["check"], entry.get("order"), None, self.checks[entry["check"]])
-        return Trial(position, "item", entry["item"], entry.get("order"), self.items[entry["item"]], None)
-
-    def trial_fields(self, trial: Trial) -> Markup:
-        """The answer widgets of a trial (question, options or scale), escaped. They depend only on the item
-        and its option order, so each is rendered once and reused."""
-        cache_key = (trial.kind, trial.ref, tuple(trial.order) if trial.order else None)
-        fields = self._fields.get(cache_key)
-        if fields is not None:
-            return fields
-        context: dict[str, Any]
-        if trial.check is not None:
-            options = {o.key: o.text for o in trial.check.options}
-            context = {"kind": "choice", "question": trial.check.question,
-                       "options": [(k, options[k]) for k in (trial.order or list(options))]}
-        else:
-            item = trial.item
-            assert item is not None
-            context = {"kind": item.response_type, "question": item.question}
-            if item.response_type == "choice":
-                texts = {o["key"]: o["text"] for o in item.options}
-                context["options"] = [(k, texts[k]) for k in (trial.order or list(texts))]
-            elif item.response_type == "rating":
-                low, high = item.scale
-                labels = {str(k): v for k, v in (item.response["scale"].get("labels") or {}).items()}
-                context["points"] = [(p, labels.get(str(p), "")) for p in range(low, high + 1)]
-        # rendered with autoescape on: the output is safe HTML
-        fields = Markup(self.env.get_template("trial_fields.html").render(**context).strip())
-        with self._fields_lock:
-            if len(self._fields) >= FIELDS_CACHE_SIZE:
-                self._fields.pop(next(iter(self._fields)))
-            self._fields[cache_key] = fields
-        return fields
-
-    def public_ref(self, trial: Trial) -> str:
-        """The id a trial's form carries: the item id, or the attention check's opaque id."""
-        return self.public_refs[trial.ref] if trial.kind == "check" else trial.ref
-
-    @property
-    def after_trials(self) -> str:
-        return "demographics" if self.config.demographics else "debrief"
-
-
-def _form_text(form: FormData, name: str, *, max_len: int = 200, required: bool = True) -> str:
-    value = form.get(name)
-    if value is None or not isinstance(value, str):
-        if required:
-            raise HttpError(400, f"The form is missing the field '{name}'.")
-        return ""
-    if len(value) > max_len:
-        raise HttpError(400, f"The field '{name}' is too long ({len(value)} characters; at most {max_len}).")
-    return value
-
-
-def _form_int(form: FormData, name: str) -> int:
-    text = _form_text(form, name, max_len=12)
-    try:
-        return int(text)
-    except ValueError:
-        raise HttpError(400, f"The field '{name}' must be a whole number.") from None
 
 
 def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
@@ -327,7 +92,7 @@ def _lifespan(store: StudyStore) -> Callable[[Starlette], AbstractAsyncContextMa
     return lifespan
 
 
-class _Handlers:
+class _Handlers(AdminHandlers):
     def __init__(self, study: Study) -> None:
         self.study = study
         self.store = study.store
@@ -617,99 +382,3 @@ class _Handlers:
             code = self.config.completion_code or session.public_id.upper()
             self.store.advance(session.id, "debrief", "completed", completion_code=code)
         return self._see()
-
-    # ---------------------------------------------------------------- admin
-    def _admin_refusal(self, request: Request, login_page: bool) -> Response | None:
-        """None if ``request`` comes from the admin (a bearer token or a live admin session cookie); else the
-        response that refuses it. A wrong bearer token counts as a failed login."""
-        if not self.study.admin_token:
-            return self._admin_disabled()
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return self._token_refusal(request, header[7:].strip(), login_page)
-        cookie = request.cookies.get(ADMIN_COOKIE, "")
-        if cookie and self.store.admin_session_valid(cookie, self.study.admin_key):
-            return None
-        if login_page:
-            return self.study.render("admin_login.html", status=401, failed=False)
-        return self.study.error(401, "Log in on the admin page first.")
-
-    def _token_refusal(self, request: Request, given: object, login_page: bool) -> Response | None:
-        """None if ``given`` is the admin token; else the refusal (429 while this client has used up its
-        wrong tries, asked before comparing, so a locked-out client learns nothing)."""
-        client = request.client.host if request.client else "unknown"
-        wait = self.failed_logins.retry_after(client)
-        if wait:
-            response = self.study.error(429, f"Too many wrong admin tokens from here. Try again in {wait} seconds.")
-            response.headers["retry-after"] = str(wait)
-            return response
-        assert self.study.admin_token is not None
-        if isinstance(given, str) and hmac.compare_digest(given.encode(), self.study.admin_token.encode()):
-            return None
-        self.failed_logins.failed(client)
-        if login_page:
-            return self.study.render("admin_login.html", status=401, failed=True)
-        return self.study.error(401, "That admin token is not right.")
-
-    def _admin_disabled(self) -> Response:
-        return self.study.error(403, f"The admin page is disabled: set the environment variable "
-                                     f"{self.config.admin_token_env} (or admin_token in the study config).")
-
-    async def admin(self, request: Request) -> Response:
-        return await run_in_threadpool(self._admin, request)
-
-    def _admin(self, request: Request) -> Response:
-        refused = self._admin_refusal(request, login_page=True)
-        if refused is not None:
-            return refused
-        progress = study_progress(self.store, [len(x) for x in self.study.lists.lists],
-                                  self.config.session_timeout_minutes * 60)
-        return self.study.render("admin.html", progress=progress, n_lists=len(self.study.lists),
-                                 n_items=len(self.study.items), dataset=self.study.dataset.name)
-
-    async def admin_login(self, request: Request) -> Response:
-        if not self.study.admin_token:
-            return self._admin_disabled()
-        try:
-            form = await request.form(max_files=0, max_fields=4)
-        except Exception:
-            return self.study.error(400, "The form could not be read.")
-        return await run_in_threadpool(self._admin_login, request, form.get("token"))
-
-    def _admin_login(self, request: Request, given: object) -> Response:
-        refused = self._token_refusal(request, given, login_page=True)
-        if refused is not None:
-            return refused
-        token = self.store.create_admin_session(self.study.admin_key, ADMIN_SESSION_HOURS * 3600)
-        response = self._see("/admin")
-        response.set_cookie(ADMIN_COOKIE, token, httponly=True, samesite="strict", path="/admin",
-                            secure=request.url.scheme == "https", max_age=ADMIN_SESSION_HOURS * 3600)
-        return response
-
-    async def admin_logout(self, request: Request) -> Response:
-        cookie = request.cookies.get(ADMIN_COOKIE)
-        if cookie:
-            await run_in_threadpool(self.store.end_admin_session, cookie)
-        response = self._see("/admin")
-        response.delete_cookie(ADMIN_COOKIE, path="/admin")
-        return response
-
-    async def admin_export(self, request: Request) -> Response:
-        refused = await run_in_threadpool(self._admin_refusal, request, False)
-        if refused is not None:
-            return refused
-        fmt = request.path_params["fmt"]
-        if fmt not in ("csv", "jsonl"):
-            return self.study.error(404, "Export as export.csv or export.jsonl.")
-        flags = {name: request.query_params.get(name) == "1" for name in ("pilot", "incomplete", "checks")}
-
-        def body() -> str:
-            buffer = io.StringIO()
-            write_rows(export_rows(self.store, include_pilot=flags["pilot"], include_incomplete=flags["incomplete"],
-                                   include_checks=flags["checks"], summary=ExportSummary(path=None, format=fmt)),
-                       buffer, fmt, COLUMNS)
-            return buffer.getvalue()
-
-        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
-        return Response(await run_in_threadpool(body), media_type=media,
-                        headers={"content-disposition": f'attachment; filename="humans.{fmt}"'})

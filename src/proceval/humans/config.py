@@ -8,18 +8,17 @@ file is accepted too but the environment wins, and the token is never logged or 
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proceval.errors import HumansError
-from proceval.templates.yamlio import LineMap, Path_, format_loc, read_yaml
+from proceval.templates.yamlio import read_yaml, validation_error
 
 DEFAULT_ADMIN_TOKEN_ENV = "PROCEVAL_ADMIN_TOKEN"
 MIN_ADMIN_TOKEN_CHARS = 32
@@ -183,33 +182,5 @@ def load_study_config(path: str | os.PathLike[str] | None) -> StudyConfig:
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(exc, lines, file) from None
-
-
-def _config_error(exc: ValidationError, lines: LineMap, file: Path) -> HumansError:
-    # a mistyped key is the cause of any other error it brings along: report it first
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    first = errors[0]
-    loc: Path_ = tuple(first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    hint = "see docs/humans.md for the fields a study config takes"
-    if first["type"] == "extra_forbidden":
-        known = _known_fields(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        message = f"unknown field {loc[-1]!r}"
-        hint = f"did you mean {close[0]!r}?" if close else f"known fields here: {', '.join(known)}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
-    return HumansError(message, file=file, line=lines.line_for(loc), field=format_loc(loc) if loc else None,
-                       hint=hint)
-
-
-def _known_fields(loc: Path_) -> list[str]:
-    """The fields of the config model at ``loc`` (list indices skipped)."""
-    model: Any = StudyConfig
-    for part in loc:
-        info = model.model_fields.get(part) if isinstance(part, str) else None
-        if info is not None:
-            model = next((a for a in (info.annotation, *getattr(info.annotation, "__args__", ()))
-                          if isinstance(a, type) and issubclass(a, BaseModel)), model)
-    return list(model.model_fields)
+        raise validation_error(exc, StudyConfig, HumansError, file=file, lines=lines,
+                               hint="see docs/humans.md for the fields a study config takes") from None

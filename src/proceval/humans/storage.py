@@ -12,150 +12,41 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import psycopg
-from psycopg.rows import dict_row
 from sqlalchemy import (
-    Boolean,
-    Column,
-    Engine,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
     func,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from proceval.errors import HumansError
-
-SCHEMA_VERSION = 2
-
-STAGES = ("consent", "instructions", "check", "trials", "demographics", "debrief", "completed",
-          "declined", "screened_out")
-FINAL_STAGES = ("completed", "declined", "screened_out")
-PLAN_CACHE_SIZE = 50_000  # parsed participant plans kept in memory (a plan is fixed once assigned)
-
-metadata = MetaData()
-
-migrations_table = Table(
-    "proceval_migrations", metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("applied_at", Float, nullable=False),
+from proceval.humans.database import Database, normalise_url
+from proceval.humans.schema import (
+    _RAW_ADVANCE_TRIAL,
+    _RAW_ANSWERED,
+    _RAW_INSERT_ANSWER,
+    _RAW_PRIOR_BY_KEY,
+    _RAW_SESSION_BY_HASH,
+    _RAW_SESSION_STATE,
+    _RAW_SESSION_STATE_LOCKED,
+    MIGRATIONS,
+    PLAN_CACHE_SIZE,
+    SCHEMA_VERSION,
+    admin_sessions_table,
+    answers_table,
+    migrations_table,
+    sessions_table,
+    study_table,
 )
-
-study_table = Table(
-    "proceval_study", metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-sessions_table = Table(
-    "proceval_sessions", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("public_id", String(32), nullable=False, unique=True),
-    Column("participant", String(128), nullable=False),
-    Column("participant_key", String(200), unique=True),  # study_id + Prolific PID; NULL when anonymous
-    Column("study_id", String(64)),
-    Column("prolific_session", String(64)),
-    Column("pilot", Boolean, nullable=False, default=False),
-    Column("stage", String(16), nullable=False),
-    Column("csrf", String(64), nullable=False),
-    Column("list_index", Integer, index=True),
-    Column("plan", Text),
-    Column("position", Integer, nullable=False, default=0),
-    Column("shown_position", Integer),
-    Column("shown_at", Float),
-    Column("check_attempts", Integer, nullable=False, default=0),
-    Column("demographics", Text),
-    Column("completion_code", String(64)),
-    Column("created_at", Float, nullable=False),
-    Column("assigned_at", Float),
-    Column("updated_at", Float, nullable=False),
-    Column("completed_at", Float),
-)
-
-answers_table = Table(
-    "proceval_answers", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("session_id", Integer, ForeignKey("proceval_sessions.id"), nullable=False, index=True),
-    Column("position", Integer, nullable=False),
-    Column("kind", String(8), nullable=False),  # item | check
-    Column("item_id", String(128), nullable=False),
-    Column("condition", String(200)),
-    Column("scenario_id", String(128)),
-    Column("response", Text, nullable=False),
-    Column("correct", Boolean),
-    Column("rt_ms", Integer),
-    Column("comment", Text),
-    Column("option_order", Text),
-    Column("idempotency_key", String(64), nullable=False, unique=True),
-    Column("pilot", Boolean, nullable=False, default=False),
-    Column("created_at", Float, nullable=False),
-    UniqueConstraint("session_id", "position", name="uq_proceval_answer_position"),
-)
-
-# researchers logged in on /admin: the cookie holds a random token, this table its hash and expiry, so that
-# logging out revokes it and every worker process sees the same sessions
-admin_sessions_table = Table(
-    "proceval_admin_sessions", metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("admin_key", String(64), nullable=False),  # derived from the admin token: a new token ends old sessions
-    Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False, index=True),
-)
-
-
-# The per-request statements (session lookup, answer save) as raw SQL with ``?`` placeholders, run on the
-# driver's connection directly on both backends: SQLAlchemy's per-statement work (events, compiled-cache
-# lookups, result objects) cost more than the database itself. PostgreSQL gets ``%s`` (see _postgres_sql).
-_SESSION_COLUMNS = ", ".join(c.name for c in sessions_table.columns)
-_RAW_SESSION_BY_HASH = f"SELECT {_SESSION_COLUMNS} FROM proceval_sessions WHERE token_hash = ?"
-_RAW_SESSION_STATE = "SELECT position, stage, shown_position, shown_at FROM proceval_sessions WHERE id = ?"
-# PostgreSQL: lock the session row first, so a concurrent request with the same key then sees it stored
-_RAW_SESSION_STATE_LOCKED = _RAW_SESSION_STATE + " FOR UPDATE"
-_RAW_PRIOR_BY_KEY = "SELECT session_id, position FROM proceval_answers WHERE idempotency_key = ?"
-_RAW_ANSWERED = "SELECT id FROM proceval_answers WHERE session_id = ? AND position = ?"
-_RAW_INSERT_ANSWER = (
-    "INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
-    "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
-                      "stage = ? WHERE id = ? AND position = ?")
-_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-                   "PRAGMA busy_timeout=30000")
-
-
-def _migration_1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[study_table, sessions_table, answers_table])
-
-
-def _migration_2(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[admin_sessions_table])
-
-
-# version -> function applied in one transaction; append new versions, never edit old ones
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1, 2: _migration_2}
 
 
 def hash_token(token: str) -> str:
@@ -218,20 +109,6 @@ class SessionExists(HumansError):
     """A second session for a Prolific participant who already has one (two tabs opened at once)."""
 
 
-class ConnectionLost(HumansError):
-    """The database server dropped the connection (a restart): the pool is renewed, the request may be retried."""
-
-
-def connection_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database server dropped the connection (the request may be run again)."""
-    return isinstance(exc, ConnectionLost) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
-@lru_cache(maxsize=64)
-def _postgres_sql(sql: str) -> str:
-    return sql.replace("?", "%s")
-
-
 class AnswerConflict(HumansError):
     """An answer that cannot be stored: the idempotency key belongs to another trial or session."""
 
@@ -239,77 +116,12 @@ class AnswerConflict(HumansError):
 SaveResult = Literal["saved", "duplicate", "stale"]
 
 
-def normalise_url(db_url: str) -> str:
-    """Give plain ``postgresql://`` URLs the installed psycopg 3 driver."""
-    if db_url.startswith("postgresql://") or db_url.startswith("postgres://"):
-        return "postgresql+psycopg://" + db_url.split("://", 1)[1]
-    return db_url
-
-
-POSTGRES_POOL_SIZE = 16  # connections kept open to PostgreSQL: the app runs at most this many requests at once
-
-
-def make_engine(db_url: str) -> Engine:
-    """An engine for ``sqlite:///FILE`` (WAL, immediate transactions) or ``postgresql://...``."""
-    url_text = normalise_url(db_url)
-    try:
-        url = make_url(url_text)
-    except ArgumentError:
-        raise HumansError(f"not a database URL: {db_url!r}", field="--db",
-                          hint="use sqlite:///study.db or postgresql://user@host/dbname") from None
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        if not url.database or url.database == ":memory:":
-            raise HumansError("an in-memory SQLite database would lose every answer on exit", field="--db",
-                              hint="give a file: sqlite:///study.db")
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=8, max_overflow=8)
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            for pragma in _SQLITE_PRAGMAS:
-                cur.execute(pragma)
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Connection) -> None:
-            # readers take a deferred (shared) transaction; writers queue up front for the write lock
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("proceval_read") else "BEGIN IMMEDIATE")
-
-        return engine
-    if backend == "postgresql":
-        # every concurrent request keeps a pooled connection: an overflow connection would be opened (with
-        # its password exchange) and closed again per request. No ping per checkout (a round trip each):
-        # a connection the server dropped fails once, SQLAlchemy then recycles the whole pool and the app
-        # retries the request (see app._Handlers._run)
-        return create_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=4, pool_recycle=3600)
-    raise HumansError(f"unsupported database {backend!r}", field="--db",
-                      hint="use sqlite:///study.db or postgresql://user@host/dbname")
-
-
-class StudyStore:
+class StudyStore(Database):
     """Sessions and answers of one study in one database. Creates or migrates the schema on open."""
 
     def __init__(self, db_url: str, *, create: bool = True) -> None:
-        self.db_url = db_url
-        if not create:
-            url = make_url(normalise_url(db_url)) if "://" in db_url else None
-            if url is not None and url.get_backend_name() == "sqlite" and url.database \
-                    and url.database != ":memory:" and not os.path.exists(url.database):
-                raise HumansError("no such study database", file=url.database, field="--db",
-                                  hint="pass the --db that `proceval serve` used")
-        self.engine = make_engine(db_url)
-        self.is_postgres = self.engine.dialect.name == "postgresql"
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")  # the same pool
-        self._write_lock = None if self.is_postgres else threading.Lock()
+        super().__init__(db_url, create=create)
         self._plans: dict[int, list[dict[str, Any]]] = {}
-        # SQLite: one driver connection per thread for the per-request statements (see _raw)
-        self._sqlite_path = None if self.is_postgres else self.engine.url.database
-        self._raw_local = threading.local()
-        self._raw_conns: list[sqlite3.Connection] = []
-        self._raw_guard = threading.Lock()
         try:
             self.migrate()
         except OperationalError as exc:
@@ -317,105 +129,7 @@ class StudyStore:
             raise HumansError(f"cannot open the database {shown}: {exc.orig}", field="--db",
                               hint="check that the server runs and the URL, user and database are right") from None
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """A write transaction. On SQLite, writers of this process queue on a lock first: far cheaper than
-        SQLite's busy-wait sleeps (other processes still wait on the busy timeout)."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
-                yield conn
-        else:
-            with self._write_lock, self.engine.begin() as conn:
-                yield conn
-
-    def _raw(self) -> sqlite3.Connection:
-        """This thread's own SQLite driver connection (autocommit mode: transactions are begun explicitly),
-        with the same pragmas as the engine's connections."""
-        conn: sqlite3.Connection | None = getattr(self._raw_local, "conn", None)
-        if conn is None:
-            assert self._sqlite_path is not None
-            conn = sqlite3.connect(self._sqlite_path, timeout=30, isolation_level=None, check_same_thread=False)
-            for pragma in _SQLITE_PRAGMAS:
-                conn.execute(pragma)
-            conn.row_factory = sqlite3.Row
-            self._raw_local.conn = conn
-            with self._raw_guard:
-                self._raw_conns.append(conn)
-        return conn
-
-    @contextmanager
-    def _raw_writing(self) -> Iterator[sqlite3.Connection]:
-        """An immediate write transaction on this thread's driver connection, behind the process's write lock."""
-        assert self._write_lock is not None
-        with self._write_lock:
-            conn = self._raw()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def _hot(self, *, write: bool) -> Iterator[Callable[[str, tuple[Any, ...]], Any]]:
-        """The per-request statements on a driver connection: yields ``run(sql, params)`` → first row (a
-        mapping) or None. ``write``: one transaction (committed at the end, rolled back on error); else each
-        statement on its own (autocommit). A PostgreSQL connection found broken (a server restart) is
-        dropped with the whole pool, and :class:`ConnectionLost` tells the caller to try again."""
-        if self._sqlite_path is not None:
-            if write:
-                with self._raw_writing() as conn:
-                    yield lambda sql, params: conn.execute(sql, params).fetchone()
-            else:
-                conn = self._raw()
-                yield lambda sql, params: conn.execute(sql, params).fetchone()
-            return
-        proxy = self.engine.raw_connection()
-        driver: Any = proxy.driver_connection
-        cursor = driver.cursor(row_factory=dict_row)
-
-        def run(sql: str, params: tuple[Any, ...]) -> Any:
-            cursor.execute(_postgres_sql(sql), params)
-            # only a SELECT has rows (asking the cursor builds a description of every column)
-            return cursor.fetchone() if sql.startswith("SELECT") else None
-
-        try:
-            driver.autocommit = not write
-            yield run
-            if write:
-                driver.commit()
-        except BaseException as exc:
-            if driver.broken or driver.closed:
-                proxy.invalidate(exc)
-                self.engine.dispose()  # its other connections went with the server
-                raise ConnectionLost("the database connection was lost; try again") from exc
-            if write:
-                driver.rollback()
-            raise
-        finally:
-            if not (driver.broken or driver.closed):
-                driver.autocommit = False  # as the pool hands it out
-            proxy.close()
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """A read-only transaction (deferred on SQLite, so it never waits for or blocks writers)."""
-        with self.engine.connect() as conn:
-            conn.execution_options(proceval_read=True)
-            with conn.begin():
-                yield conn
-
     # ----------------------------------------------------------------- schema
-    def _first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        """The first row of one read statement. On PostgreSQL it runs in autocommit mode: one round trip
-        instead of three (BEGIN, the statement, COMMIT), and a single statement sees one snapshot anyway."""
-        if self.is_postgres:
-            with self._autocommit.connect() as conn:
-                return conn.execute(statement, params).first()
-        with self._reading() as conn:
-            return conn.execute(statement, params).first()
-
     def schema_version(self) -> int:
         with self.engine.begin() as conn:
             return self._version(conn)
@@ -440,19 +154,7 @@ class StudyStore:
                 conn.execute(migrations_table.insert().values(version=version, applied_at=time.time()))
             return max(current, SCHEMA_VERSION)
 
-    def close(self) -> None:
-        with self._raw_guard:
-            conns, self._raw_conns = self._raw_conns, []
-        for conn in conns:
-            conn.close()
-        self._raw_local = threading.local()
-        self.engine.dispose()
-
     # ------------------------------------------------------------------ study
-    def get_meta(self, key: str) -> str | None:
-        with self._reading() as conn:
-            return conn.execute(select(study_table.c.value).where(study_table.c.key == key)).scalar()
-
     def bind_study(self, values: dict[str, str]) -> None:
         """Record what this database serves (dataset hash, lists) or check it serves the same.
 

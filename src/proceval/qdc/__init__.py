@@ -1,7 +1,15 @@
-"""Quality, diversity and complexity (QDC) of generated datasets (Havrilla et al. 2024).
+"""Old import path of :mod:`proceval.analysis.qdc` (docs/qdc.md named ``proceval.qdc.*`` up to 0.1.0).
 
-- :mod:`proceval.qdc.metrics`     pure functions: distinct-n, self-BLEU, compression ratio, Vendi, coverage
-- :mod:`proceval.qdc.embeddings`  offline sentence embeddings with an on-disk cache
-- :mod:`proceval.qdc.profile`     the QDC profile of a dataset or scenario set
-- :mod:`proceval.qdc.report`      the self-contained HTML report and summary.json
+Kept so that existing notebooks keep working; new code imports ``proceval.analysis.qdc`` and
+``proceval.embeddings``. Each old submodule name is the new module object itself, not a copy.
 """
+
+from __future__ import annotations
+
+import sys
+
+from proceval import embeddings
+from proceval.analysis.qdc import compare, metrics, profile, report
+
+for _module in (compare, embeddings, metrics, profile, report):
+    sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[-1]}"] = _module

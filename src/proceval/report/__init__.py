@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from proceval import __version__
 from proceval.dataset import replace_dir
-from proceval.errors import AnalysisError
+from proceval.errors import AnalysisError, describe_error
 
 if TYPE_CHECKING:
     from proceval.analysis.base import AnalysisContext, AnalysisResult
@@ -292,7 +292,6 @@ def check_report_dir(out: Path) -> None:
 
 def _write_files(data: ResponseData, results: dict[str, AnalysisResult], ctx: AnalysisContext, out: Path, *,
                  title: str | None, requested: list[str]) -> dict[str, Any]:
-    from proceval.analysis.base import describe_error
     from proceval.figures import save_figure
 
     (out / "tables").mkdir(exist_ok=True)

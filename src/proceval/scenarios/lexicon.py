@@ -14,7 +14,7 @@ from jinja2.exceptions import SecurityError
 from proceval.dataset import Scenario, SkippedRow
 from proceval.errors import SourceError
 from proceval.templates import Template
-from proceval.templates.template import ENV, _names_in, sandbox_error
+from proceval.templates.syntax import ENV, _names_in, sandbox_error
 from proceval.templates.yamlio import read_yaml
 
 

@@ -19,6 +19,9 @@ For each of ``n`` scenario slots the writer
 Every rejection is counted by reason. Model calls go through the call cache
 (:class:`proceval.models.cache.CachedModel`), each with a seed derived from (seed, slot, attempt): a
 writer killed at any point and started again with the same arguments repeats no finished call.
+
+Why over 400 lines: one job (ask a model for scenarios and keep the valid, new ones), whose steps — prompt,
+parse, validate, judge, deduplicate — share the template's names and constraints and are each short.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from proceval.models.base import LanguageModel, Message
 from proceval.ui import progress_bar
 
 if TYPE_CHECKING:
-    from proceval.qdc.embeddings import Embedder
+    from proceval.embeddings import Embedder
     from proceval.templates import Template
 
 DEFAULT_RUBRIC = (
@@ -246,7 +249,7 @@ class _Dedup:
 
     def _embed(self, text: str) -> np.ndarray:
         if self._embedder is None:
-            from proceval.qdc.embeddings import Embedder
+            from proceval.embeddings import Embedder
 
             self._embedder = Embedder()
         return self._embedder.embed([text])[0]

@@ -14,30 +14,17 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from proceval.core.registry import Registry
-from proceval.core.task import Task, TaskError
+from proceval.core.task import TASKS, Task, TaskError
 from proceval.dataset import MANIFEST_FILE, Dataset
 from proceval.errors import ProcevalError, RunError
 
 
-def _builtin_templates() -> Mapping[str, Any]:
+def builtin_template_tasks() -> Mapping[str, Any]:
+    """Every built-in causal template (``tasks/<family>/<name>.yaml``) as a task factory, by template name."""
     from proceval.tasks.template import TemplateTask
     from proceval.templates import builtin_templates
 
     return {name: partial(TemplateTask.from_template, name) for name in builtin_templates()}
-
-
-TASKS: Registry[Any] = Registry(
-    "tasks",
-    builtins={
-        "arithmetic": "proceval.tasks.arithmetic:ArithmeticTask",
-        "long-arithmetic": "proceval.tasks.long_arithmetic:LongArithmetic",
-        "countdown": "proceval.tasks.countdown:Countdown",
-        "prontoqa": "proceval.tasks.prontoqa:ProntoQA",
-        "syllogisms": "proceval.tasks.syllogisms:Syllogisms",
-    },
-    loaders=[_builtin_templates],
-)
 
 
 def make_task(name: str, options: Mapping[str, Any] | None = None) -> Task:

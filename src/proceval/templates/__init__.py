@@ -6,15 +6,19 @@ import os
 from pathlib import Path
 
 from proceval.errors import TemplateError
-from proceval.templates.template import Condition, Template, load_template_text
+from proceval.templates.loading import load_template_text
+from proceval.templates.template import Condition, Template
 from proceval.templates.yamlio import read_yaml_text
 
-BUILTIN_DIR = Path(__file__).parent / "builtin"
+# The built-in families live in proceval/tasks/<family>/ with their lexicons (and any Python and docs); they are
+# read here as files, not imported, so the template language does not depend on the tasks written in it.
+BUILTIN_DIR = Path(__file__).parents[1] / "tasks"
 
 
 def builtin_templates() -> dict[str, Path]:
-    """Built-in template name → file. A file ``NAME.yaml`` in builtin/ is the template ``NAME``."""
-    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml")) if not p.stem.endswith("_lexicon")}
+    """Built-in template name → file: a file ``tasks/FAMILY/NAME.yaml`` is the template ``NAME``, and
+    ``NAME_lexicon.yaml`` beside it is its lexicon."""
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*/*.yaml")) if not p.stem.endswith("_lexicon")}
 
 
 def load_template(name_or_path: str | os.PathLike[str]) -> Template:

@@ -7,10 +7,12 @@ few hundred bytes of nested aliases (a "billion laughs" file) are refused at onc
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from proceval.errors import ProcevalError
 
@@ -154,3 +156,46 @@ def _convert(node: yaml.Node, path: Path_, lines: LineMap, file: str | Path, err
 
 def format_loc(loc: Path_) -> str:
     return ".".join(str(p) for p in loc if p != "__root__") or "(top level)"
+
+
+def validation_error(exc: ValidationError, model: type[BaseModel], error: type[ProcevalError], *,
+                     file: str | Path | None, lines: LineMap, hint: str | None = None) -> ProcevalError:
+    """The one error shown for a YAML file that ``model`` rejected (templates, study files, study configs,
+    mappings): its first problem with line and field, "did you mean" for an unknown key, and how many more.
+
+    A mistyped key also makes a required key "missing": the unknown key is reported first, it is the cause.
+    """
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
+    loc: Path_ = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden" and loc:
+        known = known_keys(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        message = f"unknown key {loc[-1]!r}"
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys here: {', '.join(sorted(known))}"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return error(message, file=file, line=lines.line_for(loc), field=format_loc(loc) if loc else None, hint=hint)
+
+
+def known_keys(model: type[BaseModel], loc: Path_) -> list[str]:
+    """The keys (aliases where a field has one) that ``model`` allows at ``loc``; list indices are skipped."""
+    for part in loc:
+        info = next((i for name, i in model.model_fields.items() if part in (name, i.alias)), None)
+        found = _model_in(info.annotation) if info is not None else None
+        if found is not None:
+            model = found
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

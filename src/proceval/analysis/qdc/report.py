@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from proceval import __version__
-from proceval.qdc.profile import HEADLINE_KEYS
+from proceval.analysis.qdc.profile import HEADLINE_KEYS
 
 LABELS = {
     "validity": "validity",

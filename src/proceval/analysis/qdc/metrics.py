@@ -2,7 +2,7 @@
 
 Every function here is deterministic (the only random choice, self-BLEU's sample, takes a seed) and
 returns ``nan`` where a metric is undefined (for example distinct-3 of texts shorter than three tokens);
-:mod:`proceval.qdc.profile` turns ``nan`` into ``null`` in JSON.
+:mod:`proceval.analysis.qdc.profile` turns ``nan`` into ``null`` in JSON.
 
 Lexical metrics tokenise with :func:`tokenize` (lower-cased words, numbers and single punctuation marks),
 so results do not depend on a model's tokenizer.

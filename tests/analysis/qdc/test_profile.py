@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from proceval.analysis.qdc.compare import load_summary, qdc
+from proceval.analysis.qdc.profile import HEADLINE_KEYS, profile
 from proceval.cli.main import main
 from proceval.dataset import Scenario
+from proceval.embeddings import Embedder, EmbeddingCache
 from proceval.errors import AnalysisError, DatasetError
 from proceval.ids import content_id
-from proceval.qdc.compare import load_summary, qdc
-from proceval.qdc.embeddings import Embedder, EmbeddingCache
-from proceval.qdc.profile import HEADLINE_KEYS, profile
 from tests.conftest import choice_item, write_dataset
 
 MINI_TEMPLATE = """

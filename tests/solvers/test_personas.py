@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proceval.errors import RunError
-from proceval.personas import Persona, load_personas
+from proceval.solvers.personas import Persona, load_personas
 
 
 def write(path: Path, text: str) -> Path:

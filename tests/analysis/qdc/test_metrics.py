@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proceval.qdc.metrics import (
+from proceval.analysis.qdc.metrics import (
     compression_ratio,
     count_sentences,
     coverage,

@@ -13,6 +13,9 @@ returns a JSON-ready dict::
 Diversity is computed twice: on the scenarios (each scenario's variable values joined in template order)
 and on the rendered items (story + question, one text per item, so a story repeated across conditions
 counts once per condition, as the models see it). Undefined numbers are ``None``.
+
+Why over 400 lines: one job (the QDC profile of one source) in short sections: loading, validity, diversity,
+coverage and causal complexity, reference answers, the judge, the headline numbers.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from proceval.analysis.qdc import metrics
 from proceval.dataset import MANIFEST_FILE, Dataset, Item
+from proceval.embeddings import Embedder
 from proceval.errors import AnalysisError, DatasetError, ProcevalError
-from proceval.qdc import metrics
-from proceval.qdc.embeddings import Embedder
 
 if TYPE_CHECKING:
     from proceval.templates import Template

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proceval.analysis.qdc.profile import Source, load_source, profile
+from proceval.analysis.qdc.report import write_report
+from proceval.embeddings import Embedder, EmbeddingCache
 from proceval.errors import AnalysisError
-from proceval.qdc.embeddings import Embedder, EmbeddingCache
-from proceval.qdc.profile import Source, load_source, profile
-from proceval.qdc.report import write_report
 from proceval.ui import progress_bar
 
 
@@ -57,7 +57,7 @@ def qdc(
     """Profile each dataset (or scenarios file) in ``paths``; with ``out``, write summary.json + report.html.
 
     ``embeddings=False`` skips the embedding model (no Vendi or embedding distance); ``cache`` is the
-    embedding cache file (default :func:`proceval.qdc.embeddings.default_cache_path`); ``references`` are
+    embedding cache file (default :func:`proceval.embeddings.default_cache_path`); ``references`` are
     run directories of reference models, each matched to the dataset whose items it answered.
     """
     if not paths:

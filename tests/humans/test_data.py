@@ -10,7 +10,7 @@ import pytest
 from proceval.analysis.data import load_responses
 from proceval.dataset import Scenario
 from proceval.errors import HumansError
-from proceval.human_data import find_mapping, import_humans, load_mapping
+from proceval.humans.data import find_mapping, import_humans, load_mapping
 from tests.conftest import choice_item, write_dataset
 
 MAPPING = {
@@ -269,7 +269,7 @@ def test_property_option_text_in_any_case_and_spacing_maps_to_its_key_and_nothin
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from proceval.human_data import option_key
+    from proceval.humans.data import option_key
 
     words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzé", min_size=2, max_size=8)
     texts = st.lists(st.lists(words, min_size=1, max_size=4).map(" ".join), min_size=2, max_size=4, unique=True)

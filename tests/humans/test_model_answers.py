@@ -12,7 +12,7 @@ from proceval.analysis.agreement import HUMAN_BASELINE
 from proceval.cli.main import main
 from proceval.dataset import Dataset, Scenario
 from proceval.errors import HumansError
-from proceval.model_answers import import_model_answers
+from proceval.humans.model_answers import import_model_answers
 from proceval.run import load_run
 from proceval.run.io import read_responses
 from tests.conftest import choice_item, write_dataset

@@ -1,0 +1,129 @@
+"""The study database's tables, its migrations, and the raw SQL of the per-request hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Connection
+
+SCHEMA_VERSION = 2
+
+STAGES = ("consent", "instructions", "check", "trials", "demographics", "debrief", "completed",
+          "declined", "screened_out")
+FINAL_STAGES = ("completed", "declined", "screened_out")
+PLAN_CACHE_SIZE = 50_000  # parsed participant plans kept in memory (a plan is fixed once assigned)
+
+metadata = MetaData()
+
+migrations_table = Table(
+    "proceval_migrations", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+study_table = Table(
+    "proceval_study", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sessions_table = Table(
+    "proceval_sessions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("participant", String(128), nullable=False),
+    Column("participant_key", String(200), unique=True),  # study_id + Prolific PID; NULL when anonymous
+    Column("study_id", String(64)),
+    Column("prolific_session", String(64)),
+    Column("pilot", Boolean, nullable=False, default=False),
+    Column("stage", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("list_index", Integer, index=True),
+    Column("plan", Text),
+    Column("position", Integer, nullable=False, default=0),
+    Column("shown_position", Integer),
+    Column("shown_at", Float),
+    Column("check_attempts", Integer, nullable=False, default=0),
+    Column("demographics", Text),
+    Column("completion_code", String(64)),
+    Column("created_at", Float, nullable=False),
+    Column("assigned_at", Float),
+    Column("updated_at", Float, nullable=False),
+    Column("completed_at", Float),
+)
+
+answers_table = Table(
+    "proceval_answers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("proceval_sessions.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # item | check
+    Column("item_id", String(128), nullable=False),
+    Column("condition", String(200)),
+    Column("scenario_id", String(128)),
+    Column("response", Text, nullable=False),
+    Column("correct", Boolean),
+    Column("rt_ms", Integer),
+    Column("comment", Text),
+    Column("option_order", Text),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("pilot", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("session_id", "position", name="uq_proceval_answer_position"),
+)
+
+# researchers logged in on /admin: the cookie holds a random token, this table its hash and expiry, so that
+# logging out revokes it and every worker process sees the same sessions
+admin_sessions_table = Table(
+    "proceval_admin_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("admin_key", String(64), nullable=False),  # derived from the admin token: a new token ends old sessions
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+
+# The per-request statements (session lookup, answer save) as raw SQL with ``?`` placeholders, run on the
+# driver's connection directly on both backends: SQLAlchemy's per-statement work (events, compiled-cache
+# lookups, result objects) cost more than the database itself. PostgreSQL gets ``%s`` (see _postgres_sql).
+_SESSION_COLUMNS = ", ".join(c.name for c in sessions_table.columns)
+_RAW_SESSION_BY_HASH = f"SELECT {_SESSION_COLUMNS} FROM proceval_sessions WHERE token_hash = ?"
+_RAW_SESSION_STATE = "SELECT position, stage, shown_position, shown_at FROM proceval_sessions WHERE id = ?"
+# PostgreSQL: lock the session row first, so a concurrent request with the same key then sees it stored
+_RAW_SESSION_STATE_LOCKED = _RAW_SESSION_STATE + " FOR UPDATE"
+_RAW_PRIOR_BY_KEY = "SELECT session_id, position FROM proceval_answers WHERE idempotency_key = ?"
+_RAW_ANSWERED = "SELECT id FROM proceval_answers WHERE session_id = ? AND position = ?"
+_RAW_INSERT_ANSWER = (
+    "INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
+    "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
+                      "stage = ? WHERE id = ? AND position = ?")
+_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                   "PRAGMA busy_timeout=30000")
+
+
+def _migration_1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[study_table, sessions_table, answers_table])
+
+
+def _migration_2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[admin_sessions_table])
+
+
+# version -> function applied in one transaction; append new versions, never edit old ones
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1, 2: _migration_2}
