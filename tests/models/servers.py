@@ -84,6 +84,7 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()  # the file stays on disk for the tail() of a failing test
 
 
 class FlakyProxy:
