@@ -111,6 +111,8 @@ class AnalysisSpec(BaseModel):
     level: float = Field(0.95, gt=0, lt=1)
     seed: int | None = None
     title: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="analysis options, e.g. irt_model: 3pl (`proceval analyze --list`)")
 
 
 class Study(BaseModel):
@@ -409,7 +411,7 @@ def run_study(
             humans=loaded.resolve(spec.humans) if spec.humans else None, analyses=analysis.analyses,
             seed=spec.seed if analysis.seed is None else analysis.seed, n_boot=analysis.n_boot,
             level=analysis.level, title=analysis.title or f"{spec.name}: {spec.description or spec.dataset.template}",
-            progress=progress,
+            options=analysis.options, progress=progress,
         )
         state.record("analyze", hashes["analyze"], report_dir)
         stages.append(StageOutcome("analyze", "ran", report_dir))
