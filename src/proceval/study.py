@@ -444,7 +444,27 @@ def check_study(loaded: LoadedStudy) -> list[str]:
             loc = (*where, *field.split(".")) if where[0] == "subjects" else where
             raise StudyError(exc.message, file=loaded.path, line=lines.line_for(loc), field=format_loc(loc),
                              hint=exc.hint) from None
+    _check_analysis(loaded, lines)
     return notes
+
+
+def _check_analysis(loaded: LoadedStudy, lines: Any) -> None:
+    """The analyses named exist (built-in or plugin) and every option is one an analysis declares."""
+    from proceval.analysis import available_analyses, check_options
+    from proceval.errors import AnalysisError
+
+    spec, known = loaded.study.analysis, available_analyses()
+    for name in spec.analyses or []:
+        if name not in known:
+            loc = ("analysis", "analyses")
+            raise StudyError(f"unknown analysis {name!r}", file=loaded.path, line=lines.line_for(loc),
+                             field="analysis.analyses", hint=f"known analyses: {', '.join(sorted(known))}")
+    try:
+        check_options(spec.options, known)
+    except AnalysisError as exc:
+        loc = ("analysis", "options")
+        raise StudyError(exc.message, file=loaded.path, line=lines.line_for(loc), field="analysis.options",
+                         hint=exc.hint) from None
 
 
 def _template_arg(loaded: LoadedStudy) -> str | Path:
