@@ -18,14 +18,23 @@ from tests.conftest import REPO
 def test_extending_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (REPO / "docs" / "extending.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 6
     monkeypatch.chdir(tmp_path)
+    from proceval.analysis import ANALYSES
+    from proceval.models.base import PROVIDERS
+
+    saved = [dict(ANALYSES), dict(PROVIDERS)]  # the examples add an analysis and a provider: forget them after
     for registry in (TASKS, SOLVERS, SCORERS):  # the examples register names: forget them afterwards
         monkeypatch.setattr(registry, "_entries", dict(registry._entries))
     module = types.ModuleType("doc_example")  # dataclasses look their module up in sys.modules
     monkeypatch.setitem(sys.modules, "doc_example", module)
-    for block in blocks:
-        exec(compile(block, "docs/extending.md", "exec"), module.__dict__)
+    try:
+        for block in blocks:
+            exec(compile(block, "docs/extending.md", "exec"), module.__dict__)
+    finally:
+        for table, before in zip((ANALYSES, PROVIDERS), saved, strict=True):
+            table.clear()
+            table.update(before)
     assert {"count-letters"} <= set(TASKS.names())
 
 

@@ -113,6 +113,8 @@ class AnalysisSpec(BaseModel):
     level: float = Field(0.95, gt=0, lt=1)
     seed: int | None = None
     title: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="analysis options, e.g. irt_model: 3pl (`proceval analyze --list`)")
 
 
 class Study(BaseModel):
@@ -389,7 +391,7 @@ def run_study(
             humans=loaded.resolve(spec.humans) if spec.humans else None, analyses=analysis.analyses,
             seed=spec.seed if analysis.seed is None else analysis.seed, n_boot=analysis.n_boot,
             level=analysis.level, title=analysis.title or f"{spec.name}: {spec.description or spec.dataset.template}",
-            progress=progress,
+            options=analysis.options, progress=progress,
         )
         state.record("analyze", hashes["analyze"], report_dir)
         stages.append(StageOutcome("analyze", "ran", report_dir))
@@ -422,7 +424,27 @@ def check_study(loaded: LoadedStudy) -> list[str]:
             loc = (*where, *field.split(".")) if where[0] == "subjects" else where
             raise StudyError(exc.message, file=loaded.path, line=lines.line_for(loc), field=format_loc(loc),
                              hint=exc.hint) from None
+    _check_analysis(loaded, lines)
     return notes
+
+
+def _check_analysis(loaded: LoadedStudy, lines: Any) -> None:
+    """The analyses named exist (built-in or plugin) and every option is one an analysis declares."""
+    from proceval.analysis import available_analyses, check_options
+    from proceval.errors import AnalysisError
+
+    spec, known = loaded.study.analysis, available_analyses()
+    for name in spec.analyses or []:
+        if name not in known:
+            loc = ("analysis", "analyses")
+            raise StudyError(f"unknown analysis {name!r}", file=loaded.path, line=lines.line_for(loc),
+                             field="analysis.analyses", hint=f"known analyses: {', '.join(sorted(known))}")
+    try:
+        check_options(spec.options, known)
+    except AnalysisError as exc:
+        loc = ("analysis", "options")
+        raise StudyError(exc.message, file=loaded.path, line=lines.line_for(loc), field="analysis.options",
+                         hint=exc.hint) from None
 
 
 def _template_arg(loaded: LoadedStudy) -> str | Path:

@@ -36,6 +36,8 @@ from proceval.analysis.base import (
     CannotEstimate,
     FigureSpec,
     NotApplicable,
+    check_options,
+    parse_option,
     register_analysis,
 )
 from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
@@ -182,6 +184,7 @@ def analyze(
     from proceval.report import write_report
 
     check_settings(n_boot=n_boot, level=level)
+    check_options(dict(options or {}), available_analyses())
     data = load_responses(list(runs), dataset=dataset, humans=humans)
     for line in data.coverage_warnings():
         warnings.warn(line, stacklevel=2)
@@ -205,7 +208,9 @@ __all__ = [
     "ResponseData",
     "analyze",
     "available_analyses",
+    "check_options",
     "load_responses",
+    "parse_option",
     "read_humans",
     "read_run",
     "register_analysis",

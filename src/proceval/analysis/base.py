@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -70,16 +72,57 @@ class Analysis:
     title: str
     func: AnalysisFunc
     description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # option name → default (its type types the value)
 
 
 ANALYSES: dict[str, Analysis] = {}
 
 
-def register_analysis(name: str, title: str, description: str = "") -> Callable[[AnalysisFunc], AnalysisFunc]:
-    """Decorator: add ``func`` to :data:`ANALYSES` under ``name`` (plugins may do the same)."""
+def register_analysis(name: str, title: str, description: str = "", *, options: dict[str, Any] | None = None
+                      ) -> Callable[[AnalysisFunc], AnalysisFunc]:
+    """Decorator: add ``func`` to :data:`ANALYSES` under ``name`` (plugins may do the same). ``options`` are the
+    settings it reads from ``ctx.options`` (name → default); ``--option name=value`` and a study's
+    ``analysis.options`` may set them."""
 
     def add(func: AnalysisFunc) -> AnalysisFunc:
-        ANALYSES[name] = Analysis(name, title, func, description or (func.__doc__ or "").strip().split("\n")[0])
+        ANALYSES[name] = Analysis(name, title, func, description or (func.__doc__ or "").strip().split("\n")[0],
+                                  dict(options or {}))
         return func
 
     return add
+
+
+def parse_option(text: str, declared: dict[str, Any]) -> tuple[str, Any]:
+    """``"key=value"`` → (key, value): typed by the declared default's type (a list default takes
+    comma-separated values), else read as a JSON scalar (``3``, ``0.5``, ``true``), else kept as text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise AnalysisError(f"{text!r} is not KEY=VALUE", field="--option", hint="e.g. --option irt_model=3pl")
+    default = declared.get(key)
+    if isinstance(default, str) or (default is None and key in declared):
+        return key, raw
+    if isinstance(default, list):
+        return key, [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise AnalysisError(f"{key} must be true or false, not {raw!r}", field="--option")
+    wrong_number = isinstance(value, bool) or not isinstance(value, int | float) or (
+        isinstance(default, int) and not isinstance(value, int))
+    if isinstance(default, int | float) and not isinstance(default, bool) and wrong_number:
+        raise AnalysisError(f"{key} must be a {type(default).__name__}, not {raw!r}", field="--option")
+    return key, value
+
+
+def check_options(options: dict[str, Any], analyses: dict[str, Analysis]) -> None:
+    """Refuse option names no analysis declares, suggesting the nearest declared ones."""
+    declared = {name for analysis in analyses.values() for name in analysis.options}
+    for key in options:
+        if key not in declared:
+            close = difflib.get_close_matches(key, sorted(declared), n=2, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise AnalysisError(f"unknown analysis option {key!r}", field="--option",
+                                hint=f"{hint}options the analyses declare: {', '.join(sorted(declared))}")

@@ -57,7 +57,7 @@ def expected_calibration_error(curve: pd.DataFrame) -> float:
     return float((curve["n"] * (curve["mean_predicted"] - curve["observed"]).abs()).sum() / n) if n else float("nan")
 
 
-@register_analysis("calibration", "Calibration of option probabilities")
+@register_analysis("calibration", "Calibration of option probabilities", options={"calibration_bins": 10})
 def calibration_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     """Brier score and reliability of the probabilities subjects gave to options (logprob scoring)."""
     rows = probability_rows(data.frame)

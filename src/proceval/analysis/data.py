@@ -29,40 +29,14 @@ from proceval.errors import AnalysisError, HumansError, RunError
 from proceval.humans.data import option_key
 from proceval.humans.data import reason_kind as _reason_kind
 from proceval.ids import file_sha256
-from proceval.run.io import RESPONSES_FILE, RUN_FILE, read_responses
+from proceval.run.io import RESPONSES_FILE, RUN_FILE, load_run, read_responses
+from proceval.run.io import LoadedRun as RunInfo
 
 FACTOR_PREFIX = "factor:"
 HUMAN_SUBJECT = "humans"
 COLUMNS = ["subject", "subject_kind", "participant", "run", "item_id", "strategy", "scoring", "choice", "correct",
            "status", "first_shown", "probs", "per_order", "rating", "expected_rating", "rt_ms", "scenario_id",
            "condition_name", "question_name", "response_type", "n_options", "answer"]
-
-
-@dataclass
-class RunInfo:
-    """One run directory: its ``run.json`` and the responses it holds."""
-
-    path: Path
-    info: dict[str, Any]
-    responses: list[dict[str, Any]]
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def dataset_hash(self) -> str | None:
-        return (self.info.get("dataset") or {}).get("content_hash")
-
-    @property
-    def subject(self) -> str:
-        model = self.info.get("model") or {}
-        if isinstance(model, dict) and model.get("spec"):
-            return str(model["spec"])
-        subjects = {r.get("subject") for r in self.responses if r.get("subject")}
-        if len(subjects) == 1:
-            return str(subjects.pop())
-        return str(self.info.get("subject") or self.name)
 
 
 @dataclass
@@ -128,25 +102,9 @@ class ResponseData:
 
 
 def read_run(path: str | os.PathLike[str]) -> RunInfo:
-    """Read a run directory, as the run engine reads it (:func:`proceval.run.io.read_responses`): corrupt
-    lines are errors that name the file and line."""
-    root = Path(path)
-    run_file, responses_file = root / RUN_FILE, root / RESPONSES_FILE
-    # a run killed before its first answer has run.json and no responses yet: it is a run with zero answers
-    if not root.is_dir() or not (responses_file.is_file() or run_file.is_file()):
-        raise RunError(
-            f"not a run directory (it needs {RESPONSES_FILE} and {RUN_FILE})",
-            file=root,
-            hint="pass the --out directory of `proceval run`",
-        )
-    info: dict[str, Any] = {}
-    if run_file.is_file():
-        try:
-            info = json.loads(run_file.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise RunError(f"unreadable run manifest: {exc}", file=run_file) from None
-    responses, _torn = read_responses(responses_file)  # a write cut off by a kill is not an answer
-    return RunInfo(root, info, responses)
+    """Read a run directory with the run engine's reader (:func:`proceval.run.io.load_run`); a directory holding
+    only ``responses.jsonl`` is a run with an empty manifest. Malformed lines are errors naming file and line."""
+    return load_run(path, manifest_required=False)
 
 
 def list_runs(root: str | os.PathLike[str] = ".", *, max_depth: int = 4) -> list[dict[str, Any]]:

@@ -80,7 +80,8 @@ def _agreement_options(ctx: AnalysisContext, data: ResponseData) -> tuple[ModelD
     return definition, ties, columns
 
 
-@register_analysis("humans", "Models compared with people")
+@register_analysis("humans", "Models compared with people", options={
+    "agreement_by": [], "agreement_definition": "mode_of_all", "agreement_ties": "split"})
 def humans_analysis(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
     """Human vs model accuracy, leave-one-out agreement, rating correlations and inter-rater reliability."""
     if not data.has_humans:

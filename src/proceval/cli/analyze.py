@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from proceval.analysis import Report, analyze, available_analyses, check_settings
+from proceval.analysis import Report, analyze, available_analyses, check_settings, parse_option
 from proceval.analysis.agreement import MODEL_DEFINITIONS, TIES
 from proceval.errors import AnalysisError
 from proceval.report import open_report
@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                             f"{k}: {v}" for k, v in MODEL_DEFINITIONS.items()))
     parser.add_argument("--ties", choices=list(TIES), default="split",
                         help="tied modal answers: " + "; ".join(f"{k}: {v}" for k, v in TIES.items()))
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of an analysis, e.g. irt_model=3pl (repeatable; --list shows them)")
     parser.add_argument("--open", action="store_true", help="open report.html in the web browser when done")
     parser.set_defaults(func=run)
 
@@ -87,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.list:
         for name, analysis in available_analyses().items():
-            console.print(f"[bold]{escape(name)}[/]: {escape(analysis.description)}")
+            declared = "".join(f" [dim]--option {escape(k)}={escape(str(v))}[/]" for k, v in analysis.options.items())
+            console.print(f"[bold]{escape(name)}[/]: {escape(analysis.description)}{declared}")
         return 0
     if args.out is None:
         raise AnalysisError("--out is required: the report directory to write", hint="e.g. --out reports/tom")
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     names: list[str] | None = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
     options: dict[str, Any] = {"agreement_by": args.by, "agreement_definition": args.agreement_model,
                                "agreement_ties": args.ties}
+    defaults = {k: v for analysis in available_analyses().values() for k, v in analysis.options.items()}
+    options.update(parse_option(text, defaults) for text in args.option)
     report = analyze(args.runs, out=args.out, dataset=args.dataset, humans=args.humans, analyses=names,
                      seed=args.seed, n_boot=args.n_boot, level=args.level, title=args.title, options=options,
                      progress=True)

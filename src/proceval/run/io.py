@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from proceval.core.records import RecordError, check_response, check_run_manifest
 from proceval.errors import RunError
 
 RUN_FILE = "run.json"
@@ -40,6 +43,26 @@ class LoadedRun:
     torn_lines: int = 0  # lines that were not valid JSON (a killed write); never more than the last line
 
     @property
+    def name(self) -> str:
+        """The directory's name: it labels the run in reports."""
+        return self.path.name
+
+    @property
+    def dataset_hash(self) -> str | None:
+        return (self.info.get("dataset") or {}).get("content_hash")
+
+    @property
+    def subject(self) -> str:
+        """Who answered: the model spec, else the one subject of the answers, else the directory's name."""
+        model = self.info.get("model") or {}
+        if isinstance(model, dict) and model.get("spec"):
+            return str(model["spec"])
+        subjects = {r.get("subject") for r in self.responses if r.get("subject")}
+        if len(subjects) == 1:
+            return str(subjects.pop())
+        return str(self.info.get("subject") or self.name)
+
+    @property
     def complete(self) -> bool:
         return self.info.get("status") == "complete"
 
@@ -59,47 +82,57 @@ class LoadedRun:
 
 
 def read_responses(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Responses in file order, the last line per (subject, item) winning; and the number of torn lines."""
+    """Responses in file order, the last line per (subject, item) winning; and the number of torn lines.
+
+    Each line is checked against :class:`~proceval.core.records.ResponseRecord`: a malformed one is a
+    :class:`~proceval.core.records.RecordError` naming the file, line and field."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     torn = 0
     if not path.is_file():
         return [], 0
-    with path.open(encoding="utf-8") as f:
-        lines = f.readlines()
-    for number, line in enumerate(lines, start=1):
+    lines = path.read_bytes().split(b"\n")
+    last = len(lines) - 1 if lines[-1] else len(lines) - 2  # index of the last line; a final one without "\n" may be torn
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            key = response_key(record)
-        except (ValueError, KeyError, TypeError):
-            if number == len(lines) and not line.endswith("\n"):
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if index == last and lines[-1]:
                 torn += 1  # the write a kill interrupted
                 continue
-            raise RunError("corrupt response line", file=path, line=number,
+            raise RunError("corrupt response line", file=path, line=index + 1,
                            hint="the run directory was edited by hand; restore it or start a new --out") from None
+        if not isinstance(record, dict):
+            raise RecordError("a response line is not a JSON object", file=path, line=index + 1)
+        check_response(record, file=path, line=index + 1)
+        key = response_key(record)
         latest.pop(key, None)
         latest[key] = record
     return list(latest.values()), torn
 
 
-def load_run(path: str | os.PathLike[str]) -> LoadedRun:
-    """Read a run directory written by :func:`proceval.run.run_dataset` (complete or not)."""
+def load_run(path: str | os.PathLike[str], *, manifest_required: bool = True) -> LoadedRun:
+    """Read a run directory written by :func:`proceval.run.run_dataset` (complete or not): ``run.json`` and
+    ``responses.jsonl``, each checked against its model in :mod:`proceval.core.records`. The one reader of run
+    directories; analyses read them through it too (``manifest_required=False``: a directory holding only
+    ``responses.jsonl`` is a run with an empty manifest)."""
     root = Path(path)
-    run_file = root / RUN_FILE
-    if not root.is_dir() or not run_file.is_file():
+    run_file, responses_file = root / RUN_FILE, root / RESPONSES_FILE
+    if not root.is_dir() or not (run_file.is_file() or (not manifest_required and responses_file.is_file())):
+        needs = RUN_FILE if manifest_required else f"{RESPONSES_FILE} or {RUN_FILE}"
         raise RunError(
-            f"not a proceval run directory (it needs {RUN_FILE})",
+            f"not a proceval run directory (it needs {needs})",
             file=root,
             hint="pass the --out directory of `proceval run`",
         )
-    try:
-        info = json.loads(run_file.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise RunError(f"unreadable run manifest: {exc}", file=run_file) from None
-    if not isinstance(info, dict):
-        raise RunError("the run manifest is not a JSON object", file=run_file)
-    responses, torn = read_responses(root / RESPONSES_FILE)
+    info: dict[str, Any] = {}
+    if run_file.is_file():
+        try:
+            info = check_run_manifest(orjson.loads(run_file.read_bytes()), file=run_file)
+        except orjson.JSONDecodeError as exc:
+            raise RunError(f"unreadable run manifest: {exc}", file=run_file) from None
+    responses, torn = read_responses(responses_file)
     return LoadedRun(path=root, info=info, responses=responses, torn_lines=torn)
 
 
@@ -155,7 +188,7 @@ def write_responses_atomic(path: Path, responses: Iterable[dict[str, Any]]) -> N
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         for response in responses:
-            f.write(json.dumps(response, ensure_ascii=False) + "\n")
+            f.write(json.dumps(check_response(response, file=path), ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 
@@ -173,7 +206,8 @@ class ResponseLog:
         self._f = path.open("a", encoding="utf-8")
 
     def append(self, response: dict[str, Any]) -> None:
-        self._f.write(json.dumps(response, ensure_ascii=False) + "\n")
+        """Write one record (checked against :class:`~proceval.core.records.ResponseRecord` first)."""
+        self._f.write(json.dumps(check_response(response, file=self.path), ensure_ascii=False) + "\n")
         self._f.flush()
 
     def close(self) -> None:

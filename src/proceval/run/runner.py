@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from proceval import __version__
+from proceval.core.records import check_run_manifest
 from proceval.core.task import Task
 from proceval.dataset import Dataset, Item
 from proceval.errors import ProcevalError, RunError
@@ -284,7 +285,7 @@ def run_dataset(
             "prompt_tokens_evaluated": sum(int(s.get("prompt_tokens_evaluated", 0)) for s in sessions),
             "wall_s": round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 3),
         }
-        write_json_atomic(run_file, info)
+        write_json_atomic(run_file, check_run_manifest(info, file=run_file))
 
     update_info("running")
     log = ResponseLog(root / RESPONSES_FILE)

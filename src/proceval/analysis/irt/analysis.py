@@ -20,7 +20,7 @@ from proceval.errors import AnalysisError
 def _register() -> None:
     from proceval.analysis.base import AnalysisResult, FigureSpec, NotApplicable, register_analysis
 
-    @register_analysis("irt", "Item response theory (2PL per population)")
+    @register_analysis("irt", "Item response theory (2PL per population)", options={"irt_model": "2pl"})
     def irt_analysis(data: Any, ctx: Any) -> AnalysisResult:
         """2PL item difficulties and discriminations for each run with personas, and for the humans."""
         frame = data.frame
