@@ -25,6 +25,7 @@ def test_extending_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     saved = [dict(ANALYSES), dict(PROVIDERS)]  # the examples add an analysis and a provider: forget them after
     for registry in (TASKS, SOLVERS, SCORERS):  # the examples register names: forget them afterwards
+        registry.names()  # built-ins and plugins loaded first, so the copy restored afterwards holds them
         monkeypatch.setattr(registry, "_entries", dict(registry._entries))
     module = types.ModuleType("doc_example")  # dataclasses look their module up in sys.modules
     monkeypatch.setitem(sys.modules, "doc_example", module)
