@@ -25,11 +25,13 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
 from proceval.errors import DatasetError
 from proceval.ids import content_id, file_sha256
@@ -148,9 +150,34 @@ class Scenario:
         )
 
 
-# imported after Item and Scenario: importing proceval.core runs its __init__, which imports them from here
-from proceval.core.records import DatasetManifest as Manifest  # noqa: E402
-from proceval.core.records import SkippedRow as SkippedRow  # noqa: E402
+class SkippedRow(BaseModel):
+    """An input row (or sampled scenario) that did not become a scenario, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str | None = None
+    line: int | None = None
+    reason: str
+
+
+class Manifest(BaseModel):
+    """What made a dataset. Written as ``manifest.json``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    proceval_version: str
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    template: dict[str, Any]  # name, hash (sha256 of the template text), path it was loaded from
+    source: dict[str, Any]  # kind (lexicon | table | writer) and its parameters (files, n, writer model...)
+    seed: int | None = None
+    factors: dict[str, list[str]] = Field(default_factory=dict)
+    conditions: dict[str, dict[str, str | None]] = Field(default_factory=dict)
+    n_scenarios: int = 0
+    n_items: int = 0
+    counts_per_condition: dict[str, int] = Field(default_factory=dict)
+    counts_per_question: dict[str, int] = Field(default_factory=dict)
+    skipped: list[SkippedRow] = Field(default_factory=list)
+    recovered: list[SkippedRow] = Field(default_factory=list)
 
 
 class Dataset:

@@ -10,13 +10,15 @@ directories written by older or newer versions still read.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from proceval.dataset import Manifest, SkippedRow
 from proceval.errors import RunError
+
+__all__ = ["DatasetManifest", "RecordError", "ResponseRecord", "RunManifest", "SkippedRow"]
 
 Status = Literal["ok", "invalid", "too_long", "error"]
 
@@ -87,34 +89,9 @@ class RunManifest(BaseModel):
     counts: dict[str, Any] = Field(default_factory=dict)
 
 
-class SkippedRow(BaseModel):
-    """An input row (or sampled scenario) that did not become a scenario, and why."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    file: str | None = None
-    line: int | None = None
-    reason: str
-
-
-class DatasetManifest(BaseModel):
-    """What made a dataset. Written as ``manifest.json``."""
-
-    model_config = ConfigDict(extra="allow")
-
-    proceval_version: str
-    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    template: dict[str, Any]  # name, hash (sha256 of the template text), path it was loaded from
-    source: dict[str, Any]  # kind (lexicon | table | writer) and its parameters (files, n, writer model...)
-    seed: int | None = None
-    factors: dict[str, list[str]] = Field(default_factory=dict)
-    conditions: dict[str, dict[str, str | None]] = Field(default_factory=dict)
-    n_scenarios: int = 0
-    n_items: int = 0
-    counts_per_condition: dict[str, int] = Field(default_factory=dict)
-    counts_per_question: dict[str, int] = Field(default_factory=dict)
-    skipped: list[SkippedRow] = Field(default_factory=list)
-    recovered: list[SkippedRow] = Field(default_factory=list)
+# The dataset manifest is defined beside the dataset it describes (core may import dataset, never the reverse);
+# its name here is the one the other records use.
+DatasetManifest = Manifest
 
 
 class RecordError(RunError):
