@@ -9,7 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from proceval.cli.analyze import print_report
-from proceval.study import check_study, load_study, run_study, stage_hashes
+from proceval.errors import StudyError
+from proceval.study import StudyResult, check_study, load_study, run_study, stage_hashes
+from proceval.study_kinds import STUDY_KINDS, study_kind
+from proceval.templates.yamlio import read_yaml
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,6 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    data, _ = read_yaml(args.study, StudyError) if args.study.is_file() else (None, None)
+    kind = study_kind(data)
+    if kind is not None:  # a simulation, training experiment, ...: its own module runs it
+        out = args.out or Path("runs") / args.study.resolve().parent.name
+        result = STUDY_KINDS.get(kind)(args.study, out=out, force=args.force, log=lambda line: console.print(escape(line)))
+        _print_stages(result, console)
+        if result.report is not None:
+            print_report(result.report, console)
+        return 0
     loaded = load_study(args.study)
     out = args.out or Path("runs") / loaded.study.name
     if args.check:
@@ -39,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  [dim]{escape(note)}[/]")
         return 0
     result = run_study(loaded, out=out, force=args.force, log=lambda line: console.print(escape(line)))
+    _print_stages(result, console)
+    print_report(result.report, console)
+    return 0
+
+
+def _print_stages(result: StudyResult, console: Console) -> None:
     for outcome in result.stages:
         style = {"ran": "green", "resumed": "green", "skipped": "dim"}[outcome.status]
         note = f" ({escape(outcome.reason)})" if outcome.reason else ""
         console.print(f"[{style}]{outcome.status:>8}[/] {escape(outcome.stage)} → {escape(str(outcome.output))}{note}")
-    print_report(result.report, console)
-    return 0

@@ -1,2 +1,2 @@
 """Training models on procedurally generated data (Stream of Search first): model presets and tokenizers.
-No training loop yet."""
+The loop every trainer uses is proceval.train.fit."""
