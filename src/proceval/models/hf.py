@@ -94,7 +94,11 @@ def embedded_folder(name: str) -> Path:
 
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
-    AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model.hf_quantizer = None  # the weights are de-quantized float32 already: save them as a plain model
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
     if not (folder / "config.json").is_file():  # another process may have finished first
         os.replace(tmp, folder)
     return folder
