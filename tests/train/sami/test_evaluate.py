@@ -1,11 +1,9 @@
 """Evaluation: identification and the MI bound from known matrices, proxies by version, counterbalanced judging
-(a judge that always says "A" scores exactly 0.5), and the whole evaluation into a report with a real model."""
+(a judge that always says "A" scores exactly 0.5), (the whole evaluation runs in test_study.py)."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +11,12 @@ import pytest
 from proceval.models import GenerateConfig, Generation, Message
 from proceval.train.sami.constitutions import PrinciplesFile, make_constitutions
 from proceval.train.sami.evaluate import (
-    evaluate_sami,
     information,
     judge_win_rates,
     parse_verdict,
     proxy_table,
 )
 from proceval.train.sami.generate import Row
-from proceval.train.sami.queries import load_queries
 
 CONSTITUTIONS = make_constitutions(PrinciplesFile.model_validate({"principles": [
     {"name": "brevity", "positive": "Be brief.", "negative": "Be long.", "proxy": "words"}]}))
@@ -70,17 +66,3 @@ def test_judging_is_counterbalanced_and_unparseable_counts_half() -> None:
     none = judge_win_rates(Judge("none"), trained, base, CONSTITUTIONS)
     assert none["overall"]["mean"] == 0.5 and none["counts"]["unparseable"] == 8
     assert parse_verdict("B, because") == "B" and parse_verdict("Both are fine") is None
-
-
-def test_the_whole_evaluation_writes_a_report(tiny_model: Path, tmp_path: Path) -> None:
-    queries = load_queries("builtin[:2]").queries
-    spec = f"hf/{tiny_model}"
-    summary = evaluate_sami(spec, spec, CONSTITUTIONS, queries, tmp_path / "r", judge=spec, max_tokens=4,
-                            log=lambda _: None)
-    saved = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert saved["win_rates"]["counts"]["judged"] == 2 * 2 * 2
-    assert 0 <= saved["information"]["trained"]["identification"]["mean"] <= 1
-    assert summary["proxies"]["n"].tolist() == [2, 2, 2, 2]
-    html = (tmp_path / "r" / "report.html").read_text()
-    assert "Judged win rates" in html and "data:image/png;base64," in html
-    assert (tmp_path / "r" / "figures" / "proxy-brevity.svg").is_file()
