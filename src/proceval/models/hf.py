@@ -95,7 +95,8 @@ def embedded_folder(name: str) -> Path:
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model.hf_quantizer = None  # type: ignore[assignment]  # the weights are de-quantized float32 already: save them as a plain model
+    # the weights are de-quantized float32 already: save them as a plain model
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(tmp)
