@@ -127,8 +127,9 @@ def judge_win_rates(judge: Any, trained: list[Row], base: list[Row], constitutio
 
 def evaluate_sami(model: str, base: str, constitutions: ConstitutionSet, queries: list[Query], out: str | Path, *,
                   judge: str | None = None, seed: int = 0, max_tokens: int = 96, temperature: float = 0.7,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Generate held-out responses with both models, measure them, and write the report into ``out``."""
+                  options: dict[str, Any] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Generate held-out responses with both models, measure them, and write the report into ``out``
+    (``options`` go to every model loaded, e.g. ``n_threads``)."""
     from proceval.models import load_model
     from proceval.models.cache import CachedModel, CallCache
     from proceval.train.sami.report import write_report
@@ -137,7 +138,7 @@ def evaluate_sami(model: str, base: str, constitutions: ConstitutionSet, queries
     rows: dict[str, list[Row]] = {}
     info: dict[str, Any] = {}
     for label, spec in (("base", base), ("trained", model)):
-        loaded = load_model(spec)
+        loaded = load_model(spec, **(options or {}))
         log(f"{label}: generating {len(queries)} held-out queries x {len(constitutions.constitutions)} "
             f"constitutions with {spec}")
         generate_data(spec, constitutions, queries, out / label, seed=seed, max_tokens=max_tokens,
@@ -153,7 +154,7 @@ def evaluate_sami(model: str, base: str, constitutions: ConstitutionSet, queries
     if judge is not None:
         cache = CallCache(out / "judge-calls.sqlite")
         try:
-            judged = judge_win_rates(CachedModel(load_model(judge), cache), rows["trained"], rows["base"],
+            judged = judge_win_rates(CachedModel(load_model(judge, **(options or {})), cache), rows["trained"], rows["base"],
                                      constitutions, seed)
         finally:
             cache.close()

@@ -81,14 +81,16 @@ def generate_responses(model: Any, constitutions: ConstitutionSet, queries: list
 
 def generate_data(model_spec: str, constitutions: ConstitutionSet, queries: list[Query], out: str | Path, *,
                   seed: int = 0, max_tokens: int = 96, temperature: float = 0.7, model: Any = None,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Generate into ``out`` (resumable through ``out/calls.sqlite``); returns the manifest written."""
+                  options: dict[str, Any] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Generate into ``out`` (resumable through ``out/calls.sqlite``); returns the manifest written. ``model``
+    is an already loaded ``model_spec``; else it is loaded with ``options`` (e.g. ``n_threads``)."""
     from proceval.models import load_model
     from proceval.models.cache import CachedModel, CallCache
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cached = CachedModel(model if model is not None else load_model(model_spec), CallCache(out / CACHE))
+    cached = CachedModel(model if model is not None else load_model(model_spec, **(options or {})),
+                         CallCache(out / CACHE))
     try:
         rows = generate_responses(cached, constitutions, queries, seed=seed, max_tokens=max_tokens,
                                   temperature=temperature,

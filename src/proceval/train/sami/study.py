@@ -62,6 +62,7 @@ class SamiStudy(BaseModel):
     queries: str = "builtin[:64]"
     iterations: int = Field(1, ge=1)
     seed: int = 0
+    threads: int | None = Field(None, ge=1, description="CPU threads of every model (1 on a busy shared machine)")
     generate: GenerateSettings = Field(default_factory=GenerateSettings)  # type: ignore[arg-type]
     train: TrainSettings = Field(default_factory=TrainSettings)  # type: ignore[arg-type]
     evaluate: EvaluateSettings
@@ -107,10 +108,11 @@ def run_sami_study(path: str | Path, *, out: Path, force: bool = False,
     stages: list[StageOutcome] = []
     base = path.parent
 
+    options = {"n_threads": spec.threads} if spec.threads else {}
     const_dir = out / "constitutions"
     writer = None
     if spec.writer is not None:
-        writer = CachedModel(load_model(spec.writer), CallCache(out / "writer-calls.sqlite"))
+        writer = CachedModel(load_model(spec.writer, **options), CallCache(out / "writer-calls.sqlite"))
     constitutions = make_constitutions(read_principles(base / spec.principles), writer=writer, seed=spec.seed,
                                        source=base / spec.principles)
     if writer is not None and writer.cache is not None:
@@ -131,18 +133,20 @@ def run_sami_study(path: str | Path, *, out: Path, force: bool = False,
         data = out / f"it{k}"
         log(f"iteration {k}: generating {len(queries.queries)} queries with {generator}")
         made = generate_data(generator, constitutions, queries.queries, data, seed=spec.seed + k,
-                             max_tokens=spec.generate.max_tokens, temperature=spec.generate.temperature, log=log)
+                             max_tokens=spec.generate.max_tokens, temperature=spec.generate.temperature,
+                             options=options, log=log)
         stages.append(StageOutcome(f"generate it{k}", "ran" if made["calls"] else "skipped", data,
                                    f"{made['calls']} calls, {made['cache_hits']} from the cache"))
         model_dir = out / f"model-{k + 1}"
-        manifest = train_sami(current, data, model_dir, seed=spec.seed, **spec.train.model_dump())
+        manifest = train_sami(current, data, model_dir, seed=spec.seed, threads=spec.threads,
+                              **spec.train.model_dump())
         log(describe(manifest))
         stages.append(StageOutcome(f"train model-{k + 1}", "ran", model_dir, describe(manifest)))
         current = f"hf/{model_dir.resolve()}"
     report = out / "report"
     summary = evaluate_sami(current, spec.model, constitutions, held_out.queries, report, judge=spec.evaluate.judge,
                             seed=spec.seed, max_tokens=spec.generate.max_tokens,
-                            temperature=spec.generate.temperature, log=log)
+                            temperature=spec.generate.temperature, options=options, log=log)
     for label, measures in summary["information"].items():
         log(f"{label}: MI lower bound {measures['mi_lower_bound']['mean']:.3f} nats, identification "
             f"{measures['identification']['mean']:.3f}")

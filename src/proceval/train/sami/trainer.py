@@ -131,9 +131,15 @@ def _merge_lora(out: Path, base: str) -> None:
 def train_sami(model: str, data: str | Path | list[str | Path], out: str | Path, *, lora: bool = False,
                lora_rank: int = 8, learning_rate: float | None = None, epochs: float = 1.0, max_steps: int = -1,
                batch_size: int = 2, optimizer: str = "adamw_torch", max_response_tokens: int = 128,
-               save_steps: int = 50, seed: int = 0, force: bool = False, progress: bool = True) -> TrainManifest:
-    """Fine-tune ``model`` (an ``hf/`` spec) on one or more generation directories into ``out``."""
+               save_steps: int = 50, seed: int = 0, force: bool = False, progress: bool = True,
+               threads: int | None = None) -> TrainManifest:
+    """Fine-tune ``model`` (an ``hf/`` spec) on one or more generation directories into ``out`` (``threads``:
+    torch's CPU threads, process-wide)."""
+    import torch
     from transformers import set_seed
+
+    if threads:
+        torch.set_num_threads(threads)
 
     folders = [Path(d) for d in (data if isinstance(data, list) else [data])]
     rows: list[Row] = []
