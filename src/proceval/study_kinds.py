@@ -14,7 +14,9 @@ from typing import Any
 
 from proceval.core.registry import Registry
 
-STUDY_KINDS: Registry[Callable[..., Any]] = Registry("study_kinds", builtins={})
+STUDY_KINDS: Registry[Callable[..., Any]] = Registry("study_kinds", builtins={
+    "sami": "proceval.train.sami.study:run_sami_study",
+})
 
 
 def study_kind(data: object) -> str | None:

@@ -39,6 +39,7 @@ COMMANDS = {
     "align": "psychometric alignment of simulated and human populations",
     "search": "search countdown problems: streams and optimal paths for Stream of Search",
     "simulate": "run a multi-agent simulation file (the ultimatum game), resumable",
+    "sami": "SAMI: constitutions, generation, training and evaluation of a model that follows principles",
 }
 
 

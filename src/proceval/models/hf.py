@@ -78,6 +78,33 @@ def _check_findable(name: str, revision: str | None) -> None:
         ) from None
 
 
+def embedded_folder(name: str) -> Path:
+    """The embedded GGUF weights (``hf/smollm2-135m``, the file ``local/`` runs) as a transformers folder.
+
+    transformers de-quantizes the GGUF into a float32 model (``gguf_file=``), which takes a minute or two;
+    the result is saved once under ``$PROCEVAL_CACHE_DIR/hf/NAME`` so later loads read it directly."""
+    from proceval.models.llamacpp import embedded_model_path
+
+    gguf = embedded_model_path(name)
+    root = os.environ.get("PROCEVAL_CACHE_DIR")
+    folder = (Path(root) if root else Path.home() / ".cache" / "proceval") / "hf" / name
+    if (folder / "config.json").is_file():
+        return folder
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # the weights are de-quantized float32 already: save them as a plain model
+    model.hf_quantizer = None  # type: ignore[assignment]
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
+    if not (folder / "config.json").is_file():  # another process may have finished first
+        os.replace(tmp, folder)
+    return folder
+
+
 class HFModel:
     provider = "hf"
     max_concurrency = 1
@@ -102,6 +129,10 @@ class HFModel:
             raise ModelError("transformers and torch are needed for hf/ models",
                              hint="pip install torch transformers") from None
         self._torch = torch
+        from proceval.models.llamacpp import EMBEDDED
+
+        if name in EMBEDDED:
+            name = str(embedded_folder(name))
         _check_findable(name, revision)
         if n_threads:
             torch.set_num_threads(int(n_threads))  # process-wide: torch has no per-model thread pool
