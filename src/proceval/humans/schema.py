@@ -111,5 +111,18 @@ _RAW_INSERT_ANSWER = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
                       "stage = ? WHERE id = ? AND position = ?")
+# PostgreSQL: the usual answer in one statement, one round trip, its own transaction (instead of five: BEGIN,
+# lock the session, insert, advance, COMMIT). It stores nothing (no row back) when the session is not at this
+# trial or the key or trial is taken; storage then finds out which, the long way.
+PG_SAVE_ANSWER = (
+    "WITH s AS (SELECT id, shown_position, shown_at FROM proceval_sessions "
+    "WHERE id = ? AND stage = 'trials' AND position = ? FOR UPDATE), "
+    "ins AS (INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
+    "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
+    "SELECT s.id, ?, ?, ?, ?, ?, ?, ?, "
+    "CASE WHEN s.shown_position = ? THEN round((?::float8 - s.shown_at) * 1000)::int END, ?, ?, ?, ?, ? FROM s "
+    "ON CONFLICT DO NOTHING RETURNING session_id) "
+    "UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, stage = ? "
+    "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
                    "PRAGMA busy_timeout=30000")

@@ -39,6 +39,7 @@ from proceval.humans.schema import (
     _RAW_SESSION_BY_HASH,
     _RAW_SESSION_STATE,
     _RAW_SESSION_STATE_LOCKED,
+    PG_SAVE_ANSWER,
     PLAN_CACHE_SIZE,
     admin_sessions_table,
     answers_table,
@@ -330,6 +331,16 @@ class StudyStore(Database):
                      correct: bool | None, comment: str | None, option_order: list[str] | None,
                      pilot: bool) -> SaveResult:
         now = time.time()
+        correct_value = None if correct is None else bool(correct)
+        order = " ".join(option_order) if option_order else None
+        stage = next_stage if position + 1 >= n_trials else "trials"
+        if self.is_postgres:
+            with self._hot(write=False) as run:
+                if run(PG_SAVE_ANSWER, (
+                        session_id, position, position, kind, item_id, condition, scenario_id, response,
+                        correct_value, position, now, comment, order, key, bool(pilot), now,
+                        position + 1, position + 1, now, now, stage)) is not None:
+                    return "saved"
         with self._hot(write=True) as run:
             row = run(_RAW_SESSION_STATE_LOCKED if self.is_postgres else _RAW_SESSION_STATE, (session_id,))
             if row is None:
@@ -345,11 +356,8 @@ class StudyStore(Database):
                 raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
             shown_at = row["shown_at"]
             rt_ms = round((now - shown_at) * 1000) if row["shown_position"] == position and shown_at is not None else None
-            run(_RAW_INSERT_ANSWER, (
-                session_id, position, kind, item_id, condition, scenario_id, response,
-                None if correct is None else bool(correct), rt_ms, comment,
-                " ".join(option_order) if option_order else None, key, bool(pilot), now))
-            stage = next_stage if position + 1 >= n_trials else "trials"
+            run(_RAW_INSERT_ANSWER, (session_id, position, kind, item_id, condition, scenario_id, response,
+                                     correct_value, rt_ms, comment, order, key, bool(pilot), now))
             # the next trial is shown by the redirect that answers this request: its clock starts now
             run(_RAW_ADVANCE_TRIAL, (position + 1, position + 1, now, now, stage, session_id, position))
             return "saved"
