@@ -1,6 +1,6 @@
 """Load benchmark of the web study (loopback only, bounded): answers saved per second and latency.
 
-Starts ``proceval.humans.serve`` in a subprocess (one uvicorn process, as deployed), brings N simulated
+Starts ``proceval.humans.serve`` in a subprocess (``--workers`` uvicorn processes, as deployed), brings N simulated
 participants (asyncio, one HTTP client each) through consent and instructions, then times the trial phase:
 each participant posts its answer and loads the next trial page, as a browser would. Two phases, each with
 its own N participants:
@@ -16,8 +16,12 @@ Afterwards the database is checked: every acknowledged answer stored exactly onc
 The baseline, measured in the same run against the same server, is the rate of ``GET /healthz`` (no
 database, no template) with the same concurrency; ``ratio_to_baseline`` = saturated answers/s ÷ that rate.
 
+The figures of the two backends come from the same run, on the same machine state: ``postgres_to_sqlite``
+is PostgreSQL's saturated answers/s ÷ SQLite's. The 1-minute load average is printed beside each backend.
+
     .venv/bin/python benchmarks/study_load.py                     # SQLite, and PostgreSQL if reachable
     .venv/bin/python benchmarks/study_load.py --participants 50 --db sqlite --rate 500
+    .venv/bin/python benchmarks/study_load.py --db postgresql+psycopg://user:pw@127.0.0.1:5432/db --workers 2
 """
 
 from __future__ import annotations
@@ -78,10 +82,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(dataset: Path, config: Path, db_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(dataset: Path, config: Path, db_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     code = ("import sys; from proceval.humans import serve, load_study_config; "
-            "serve(sys.argv[1], load_study_config(sys.argv[2]), sys.argv[3], port=int(sys.argv[4]), access_log=False)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(dataset), str(config), db_url, str(port)],
+            "serve(sys.argv[1], load_study_config(sys.argv[2]), sys.argv[3], port=int(sys.argv[4]), access_log=False, "
+            "workers=int(sys.argv[5]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(dataset), str(config), db_url, str(port), str(workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -172,12 +177,14 @@ def run_async(coroutine: Any) -> Any:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    """User + system CPU time of a process and its children (the workers), from Linux /proc; None elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -290,7 +297,7 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     config = work / "study.yaml"
     config.write_text(f"items_per_participant: {args.items}\nseed: 1\n", encoding="utf-8")
     port = free_port()
-    proc = start_server(dataset.path, config, db_url, port)
+    proc = start_server(dataset.path, config, db_url, port, args.workers)
     n = args.participants
     try:
         base = run_async(baseline(port, n, 3.0))
@@ -311,6 +318,7 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     at_rate = summarise(paced)
     return {
         "participants": n,
+        "workers": args.workers,
         "saturated": {
             **capacity,
             # answers per second of server CPU time: what one dedicated core would sustain, whatever else
@@ -362,12 +370,18 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--scenarios", type=int, default=80, help="scenarios (× 2 conditions) in the dataset")
     parser.add_argument("--items", type=int, default=40, help="items per participant")
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--db", default="both", help="sqlite, postgres or both (default), or a PostgreSQL URL: "
+                                                      "both, with PostgreSQL there")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (proceval serve --workers)")
     parser.add_argument("--limit", type=float, default=120.0, help="stop each trial phase after this many seconds")
     parser.add_argument("--rate", type=float, default=1000.0, help="answers/s the paced phase offers (default 1000)")
     args = parser.parse_args()
     args.participants = max(1, min(args.participants, 1000))
+    if args.db.startswith("postgres") and "://" in args.db:
+        args.postgres_url, args.db = args.db, "both"
+    if args.db not in ("sqlite", "postgres", "both"):
+        parser.error(f"--db: expected sqlite, postgres, both or a PostgreSQL URL, not {args.db!r}")
     out: dict[str, Any] = {"benchmark": "study_load", "cpus": os.cpu_count(), "python": platform.python_version(),
                            "proceval": __version__}
     with tempfile.TemporaryDirectory() as tmp:
@@ -383,6 +397,9 @@ def main() -> None:
                     out["postgres"] = run_backend("postgres", url, args, work)
                 finally:
                     drop_postgres(url)
+    if "answers_per_s" in out.get("postgres", {}).get("saturated", {}) and "sqlite" in out:
+        out["postgres_to_sqlite"] = round(out["postgres"]["saturated"]["answers_per_s"]
+                                          / out["sqlite"]["saturated"]["answers_per_s"], 3)
     print(json.dumps(out, indent=2))
 
 

@@ -25,7 +25,6 @@ from proceval.humans import storage as storage_module
 from proceval.humans.admin import ADMIN_COOKIE
 from proceval.humans.config import check_admin_token
 from proceval.humans.export import spreadsheet_safe
-from proceval.humans.storage import StudyStore, admin_sessions_table, migrations_table
 from proceval.humans.throttle import FailedLogins
 
 from .conftest import FULL_CONFIG, LiveServer, client_for, free_port, participant
@@ -164,19 +163,6 @@ def test_admin_sessions_expire_and_end_with_a_new_admin_token(dataset: Dataset, 
     with client_for(create_app(dataset, rotated, db_url)) as client:
         client.cookies.set(ADMIN_COOKIE, cookie, path="/admin")
         assert client.get("/admin").status_code == 401
-
-
-def test_a_version_1_database_gains_the_admin_sessions_table(sqlite_url: str) -> None:
-    store = StudyStore(sqlite_url)
-    with store.engine.begin() as conn:  # back to what proceval with schema version 1 left behind
-        admin_sessions_table.drop(conn)
-        conn.execute(migrations_table.delete().where(migrations_table.c.version == 2))
-    store.close()
-    store = StudyStore(sqlite_url)
-    assert store.schema_version() == 2
-    token = store.create_admin_session("k", 60)
-    assert store.admin_session_valid(token, "k") and not store.admin_session_valid(token, "other")
-    store.close()
 
 
 # ------------------------------------------------------------------ exports

@@ -29,6 +29,10 @@ def test_cli_errors_are_one_line_messages(tmp_path: Path, dataset: Dataset,
     assert "study.yaml:1: items_per_participant:" in err and "Traceback" not in err
     assert main(["serve", str(tmp_path / "missing"), "--port", str(free_port())]) == 2
     assert "no such dataset directory" in capsys.readouterr().err
+    assert main(["serve", str(dataset.path), "--workers", "0", "--port", str(free_port()),
+                 "--db", f"sqlite:///{tmp_path / 'w.db'}"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers must be at least 1" in err and "Traceback" not in err
 
 
 def test_serve_runs_the_study_and_never_prints_the_admin_token(tmp_path: Path, dataset: Dataset) -> None:

@@ -63,3 +63,18 @@ def test_the_documented_typo_message_is_what_serve_says(tmp_path: Path, monkeypa
     with pytest.raises(HumansError) as info:
         load_study_config("study.yaml")
     assert f"error: {info.value}\n" == documented.group(1)
+
+
+def test_the_documented_hosting_command_is_what_the_worker_crash_test_runs() -> None:
+    """The `--workers` command in docs/humans.md parses, and its options are the ones
+    test_crash.py::test_sigkill_of_one_worker_under_load_loses_nothing starts the server with."""
+    import shlex
+
+    from proceval.cli.main import build_parser
+
+    [command] = [line for line in DOC.read_text(encoding="utf-8").splitlines()
+                 if line.startswith("proceval serve") and "--workers 2" in line and "#" not in line]
+    args = build_parser("serve").parse_args(shlex.split(command)[1:])
+    assert (args.workers, args.study_config, args.db) == (2, "study.yaml", "postgresql://user@127.0.0.1/proceval")
+    crash_test = (DOC.parents[1] / "tests" / "humans" / "test_crash.py").read_text(encoding="utf-8")
+    assert all(f'"{option}"' in crash_test for option in ("--study-config", "--db", "--workers"))

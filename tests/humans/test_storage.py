@@ -10,11 +10,9 @@ from sqlalchemy import update
 
 from proceval.errors import HumansError
 from proceval.humans.storage import (
-    SCHEMA_VERSION,
     AnswerConflict,
     StudyStore,
     hash_token,
-    migrations_table,
     sessions_table,
 )
 
@@ -32,20 +30,6 @@ def started(store: StudyStore, **kwargs: object) -> int:
 def save(store: StudyStore, session_id: int, position: int, key: str, response: str = "a") -> str:
     return store.save_answer(session_id, position, kind="item", item_id=f"item{position}", response=response,
                              key=key, n_trials=len(PLAN), next_stage="debrief", condition="c", scenario_id="s")
-
-
-def test_schema_is_created_versioned_and_reopening_is_harmless(db_url: str) -> None:
-    store = StudyStore(db_url)
-    assert store.schema_version() == SCHEMA_VERSION
-    store.close()
-    again = StudyStore(db_url)  # a restart: nothing to migrate, nothing lost
-    assert again.schema_version() == SCHEMA_VERSION
-    with again.engine.begin() as conn:
-        assert [r.version for r in conn.execute(migrations_table.select())] == list(range(1, SCHEMA_VERSION + 1))
-        conn.execute(migrations_table.insert().values(version=SCHEMA_VERSION + 1, applied_at=time.time()))
-    again.close()
-    with pytest.raises(HumansError, match="newer than this proceval"):
-        StudyStore(db_url)
 
 
 def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:

@@ -18,6 +18,8 @@ def register(subparsers: Any) -> None:
                         help="sqlite:///FILE (default sqlite:///study.db) or postgresql://user@host/db")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="server processes sharing the port and the database (default 1; see docs/humans.md)")
     parser.add_argument("--pilot", action="store_true", help="mark every session as pilot (kept out of results)")
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     parser.set_defaults(func=run)
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                       "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}})",
                       markup=False, highlight=False)
         serve(dataset, config, args.db, host=args.host, port=args.port, pilot=args.pilot,
-              access_log=not args.no_access_log, sock=sock)
+              access_log=not args.no_access_log, sock=sock, workers=args.workers)
     finally:
         sock.close()
     return 0

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from sqlalchemy import (
     Engine,
@@ -80,11 +81,10 @@ def make_engine(db_url: str) -> Engine:
 
         return engine
     if backend == "postgresql":
-        # every concurrent request keeps a pooled connection: an overflow connection would be opened (with
-        # its password exchange) and closed again per request. No ping per checkout (a round trip each):
-        # a connection the server dropped fails once, SQLAlchemy then recycles the whole pool and the app
-        # retries the request (see app._Handlers._run)
-        return create_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=4, pool_recycle=3600)
+        # for the less frequent statements (the per-request ones have connections of their own: see
+        # Database._hot). No ping per checkout (a round trip each): a connection the server dropped fails
+        # once, SQLAlchemy then recycles the whole pool and the app retries the request (app._Handlers._run)
+        return create_engine(url, pool_size=8, max_overflow=4, pool_recycle=3600)
     raise HumansError(f"unsupported database {backend!r}", field="--db",
                       hint="use sqlite:///study.db or postgresql://user@host/dbname")
 
@@ -93,7 +93,8 @@ class Database:
     """One study database (SQLite file or PostgreSQL): the engine, its connections and transactions.
 
     SQLite: writers serialise on a lock and ``BEGIN IMMEDIATE``; hot statements run on one raw driver
-    connection per thread. PostgreSQL: a pool of ``POSTGRES_POOL_SIZE`` connections.
+    connection per thread. PostgreSQL: hot statements on driver connections of their own (at most
+    ``POSTGRES_POOL_SIZE``), the rest through SQLAlchemy's pool.
     """
 
     def __init__(self, db_url: str, *, create: bool = True) -> None:
@@ -113,6 +114,8 @@ class Database:
         self._raw_local = threading.local()
         self._raw_conns: list[sqlite3.Connection] = []
         self._raw_guard = threading.Lock()
+        # PostgreSQL: idle driver connections for the per-request statements (see _hot), last in first out
+        self._pg_idle: list[psycopg.Connection[Any]] = []
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -168,32 +171,46 @@ class Database:
                 conn = self._raw()
                 yield lambda sql, params: conn.execute(sql, params).fetchone()
             return
-        proxy = self.engine.raw_connection()
-        driver: Any = proxy.driver_connection
-        cursor = driver.cursor(row_factory=dict_row)
+        # PostgreSQL: a driver connection of our own in autocommit mode. SQLAlchemy's pool cost four times
+        # the CPU of the statement itself per checkout (events, a rollback on return, autocommit switches).
+        # list.pop and append are atomic, so threads share the idle list without a lock; it holds at most as
+        # many connections as requests ever ran at once (the app's limiter: POSTGRES_POOL_SIZE).
+        try:
+            pg = self._pg_idle.pop()
+        except IndexError:
+            pg = self._pg_connect()
+        cursor = pg.cursor()
 
         def run(sql: str, params: tuple[Any, ...]) -> Any:
             cursor.execute(_postgres_sql(sql), params)
-            # only a SELECT has rows (asking the cursor builds a description of every column)
-            return cursor.fetchone() if sql.startswith("SELECT") else None
+            # only a query has rows (asking the cursor builds a description of every column)
+            return cursor.fetchone() if sql.startswith(("SELECT", "WITH")) else None
 
         try:
-            driver.autocommit = not write
-            yield run
             if write:
-                driver.commit()
+                with pg.transaction():
+                    yield run
+            else:
+                yield run
         except BaseException as exc:
-            if driver.broken or driver.closed:
-                proxy.invalidate(exc)
-                self.engine.dispose()  # its other connections went with the server
+            if pg.broken or pg.closed:
+                pg.close()
+                idle, self._pg_idle = self._pg_idle, []
+                for other in idle:  # they went with the server
+                    other.close()
+                self.engine.dispose()
                 raise ConnectionLost("the database connection was lost; try again") from exc
-            if write:
-                driver.rollback()
             raise
         finally:
-            if not (driver.broken or driver.closed):
-                driver.autocommit = False  # as the pool hands it out
-            proxy.close()
+            if not pg.closed:
+                self._pg_idle.append(pg)
+
+    def _pg_connect(self) -> psycopg.Connection[Any]:
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        try:
+            return psycopg.connect(*args, **kwargs, autocommit=True, row_factory=dict_row)
+        except psycopg.OperationalError as exc:  # the server is down or restarting: the request may be retried
+            raise ConnectionLost("cannot connect to the database; try again") from exc
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -218,4 +235,7 @@ class Database:
         for conn in conns:
             conn.close()
         self._raw_local = threading.local()
+        idle, self._pg_idle = self._pg_idle, []
+        for pg in idle:
+            pg.close()
         self.engine.dispose()

@@ -1,9 +1,8 @@
-"""The study database's tables, its migrations, and the raw SQL of the per-request hot path.
+"""The study database's tables (what the Alembic migrations in ``migrations/`` build) and the raw SQL of the
+per-request hot path.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from sqlalchemy import (
     Boolean,
@@ -17,9 +16,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Connection
-
-SCHEMA_VERSION = 2
 
 STAGES = ("consent", "instructions", "check", "trials", "demographics", "debrief", "completed",
           "declined", "screened_out")
@@ -28,7 +24,9 @@ PLAN_CACHE_SIZE = 50_000  # parsed participant plans kept in memory (a plan is f
 
 metadata = MetaData()
 
-migrations_table = Table(
+# the hand-rolled migrations' version table: Alembic's revision v3 leaves version 3 in it, so that proceval
+# releases from before Alembic refuse the database (see migrations/versions/v3_alembic.py)
+legacy_versions_table = Table(
     "proceval_migrations", metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("applied_at", Float, nullable=False),
@@ -113,17 +111,18 @@ _RAW_INSERT_ANSWER = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
                       "stage = ? WHERE id = ? AND position = ?")
+# PostgreSQL: the usual answer in one statement, one round trip, its own transaction (instead of five: BEGIN,
+# lock the session, insert, advance, COMMIT). It stores nothing (no row back) when the session is not at this
+# trial or the key or trial is taken; storage then finds out which, the long way.
+PG_SAVE_ANSWER = (
+    "WITH s AS (SELECT id, shown_position, shown_at FROM proceval_sessions "
+    "WHERE id = ? AND stage = 'trials' AND position = ? FOR UPDATE), "
+    "ins AS (INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
+    "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
+    "SELECT s.id, ?, ?, ?, ?, ?, ?, ?, "
+    "CASE WHEN s.shown_position = ? THEN round((?::float8 - s.shown_at) * 1000)::int END, ?, ?, ?, ?, ? FROM s "
+    "ON CONFLICT DO NOTHING RETURNING session_id) "
+    "UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, stage = ? "
+    "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
                    "PRAGMA busy_timeout=30000")
-
-
-def _migration_1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[study_table, sessions_table, answers_table])
-
-
-def _migration_2(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[admin_sessions_table])
-
-
-# version -> function applied in one transaction; append new versions, never edit old ones
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migration_1, 2: _migration_2}

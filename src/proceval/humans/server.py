@@ -5,10 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from typing import TYPE_CHECKING, Any
 
 from proceval.dataset import Dataset
 from proceval.errors import HumansError
 from proceval.humans.config import StudyConfig
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -29,24 +33,50 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class AppFactory:
+    """Builds the study app in a worker process. Picklable (a dataset path, a config, a URL), so uvicorn's
+    supervisor can hand it to the processes it spawns; each opens its own database pool."""
+
+    def __init__(self, dataset: str, config: StudyConfig | None, db_url: str, pilot: bool) -> None:
+        self.dataset, self.config, self.db_url, self.pilot = dataset, config, db_url, pilot
+
+    def __call__(self) -> Starlette:
+        from proceval.humans.app import create_app
+
+        return create_app(self.dataset, self.config, self.db_url, pilot=self.pilot)
+
+
 def serve(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
           db_url: str = "sqlite:///study.db", *, host: str = "127.0.0.1", port: int = 8000,
-          pilot: bool = False, access_log: bool = True, sock: socket.socket | None = None) -> None:
+          pilot: bool = False, access_log: bool = True, sock: socket.socket | None = None, workers: int = 1) -> None:
     """Serve the study until interrupted. Put it behind an HTTPS reverse proxy for real participants.
 
     ``sock``: a socket from :func:`bind` (else ``host:port`` is bound first, before the database is opened).
+    ``workers`` > 1: that many server processes share the socket and the database, under uvicorn's supervisor,
+    which replaces a worker that dies and, on SIGINT or SIGTERM, lets each finish its requests (5 s at most).
     """
     import uvicorn
 
-    from proceval.humans.app import create_app
-
+    if workers < 1:
+        raise HumansError(f"--workers must be at least 1, not {workers}", field="--workers")
     sock = sock or bind(host, port)
     try:
-        app = create_app(dataset, config, db_url, pilot=pilot)
+        factory = AppFactory(str(dataset.path if isinstance(dataset, Dataset) else dataset), config, db_url, pilot)
+        # built here first: bad input fails once, clearly, and the schema is current before workers start
+        app = factory()
         # forwarded headers are trusted from loopback only (a reverse proxy on the same machine)
-        server = uvicorn.Server(uvicorn.Config(
-            app, host=host, port=port, access_log=access_log, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
-            log_level="info", timeout_graceful_shutdown=5))
-        server.run(sockets=[sock])
+        options: dict[str, Any] = dict(host=host, port=port, access_log=access_log, proxy_headers=True,
+                                       forwarded_allow_ips="127.0.0.1", log_level="info",
+                                       timeout_graceful_shutdown=5)
+        if workers == 1:
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+            return
+        app.state.study.store.close()
+        from uvicorn.supervisors import Multiprocess
+
+        # a worker answers the supervisor's health checks once it has started: allow for a slow start on a busy
+        # machine (uvicorn's default, 5 s, has it kill and respawn workers that are merely importing)
+        supervised = uvicorn.Config(factory, factory=True, workers=workers, timeout_worker_healthcheck=30, **options)
+        Multiprocess(supervised, sockets=[sock]).run()
     finally:
         sock.close()

@@ -25,11 +25,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from proceval.errors import HumansError
 from proceval.humans.database import Database, normalise_url
+from proceval.humans.migrate import current_revision, upgrade
 from proceval.humans.schema import (
     _RAW_ADVANCE_TRIAL,
     _RAW_ANSWERED,
@@ -38,12 +39,10 @@ from proceval.humans.schema import (
     _RAW_SESSION_BY_HASH,
     _RAW_SESSION_STATE,
     _RAW_SESSION_STATE_LOCKED,
-    MIGRATIONS,
+    PG_SAVE_ANSWER,
     PLAN_CACHE_SIZE,
-    SCHEMA_VERSION,
     admin_sessions_table,
     answers_table,
-    migrations_table,
     sessions_table,
     study_table,
 )
@@ -130,29 +129,16 @@ class StudyStore(Database):
                               hint="check that the server runs and the URL, user and database are right") from None
 
     # ----------------------------------------------------------------- schema
-    def schema_version(self) -> int:
-        with self.engine.begin() as conn:
-            return self._version(conn)
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at."""
+        with self.engine.connect() as conn:
+            return current_revision(conn)
 
-    def _version(self, conn: Connection) -> int:
-        migrations_table.create(conn, checkfirst=True)
-        current = conn.execute(select(func.max(migrations_table.c.version))).scalar()
-        return int(current or 0)
-
-    def migrate(self) -> int:
-        """Apply every migration newer than the database's version; returns the version reached."""
+    def migrate(self) -> str:
+        """Create the schema or apply every migration newer than the database's (one process at a time);
+        returns the revision reached."""
         with self._writing() as conn:
-            if self.is_postgres:  # one migrator at a time across processes
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242017)")
-            current = self._version(conn)
-            if current > SCHEMA_VERSION:
-                raise HumansError(
-                    f"the database has schema version {current}, newer than this proceval ({SCHEMA_VERSION})",
-                    field="--db", hint="upgrade proceval")
-            for version in sorted(v for v in MIGRATIONS if v > current):
-                MIGRATIONS[version](conn)
-                conn.execute(migrations_table.insert().values(version=version, applied_at=time.time()))
-            return max(current, SCHEMA_VERSION)
+            return upgrade(conn, postgres=self.is_postgres)
 
     # ------------------------------------------------------------------ study
     def bind_study(self, values: dict[str, str]) -> None:
@@ -345,6 +331,16 @@ class StudyStore(Database):
                      correct: bool | None, comment: str | None, option_order: list[str] | None,
                      pilot: bool) -> SaveResult:
         now = time.time()
+        correct_value = None if correct is None else bool(correct)
+        order = " ".join(option_order) if option_order else None
+        stage = next_stage if position + 1 >= n_trials else "trials"
+        if self.is_postgres:
+            with self._hot(write=False) as run:
+                if run(PG_SAVE_ANSWER, (
+                        session_id, position, position, kind, item_id, condition, scenario_id, response,
+                        correct_value, position, now, comment, order, key, bool(pilot), now,
+                        position + 1, position + 1, now, now, stage)) is not None:
+                    return "saved"
         with self._hot(write=True) as run:
             row = run(_RAW_SESSION_STATE_LOCKED if self.is_postgres else _RAW_SESSION_STATE, (session_id,))
             if row is None:
@@ -360,11 +356,8 @@ class StudyStore(Database):
                 raise AnswerConflict("this trial is not the one the study is at; reload the page", field="position")
             shown_at = row["shown_at"]
             rt_ms = round((now - shown_at) * 1000) if row["shown_position"] == position and shown_at is not None else None
-            run(_RAW_INSERT_ANSWER, (
-                session_id, position, kind, item_id, condition, scenario_id, response,
-                None if correct is None else bool(correct), rt_ms, comment,
-                " ".join(option_order) if option_order else None, key, bool(pilot), now))
-            stage = next_stage if position + 1 >= n_trials else "trials"
+            run(_RAW_INSERT_ANSWER, (session_id, position, kind, item_id, condition, scenario_id, response,
+                                     correct_value, rt_ms, comment, order, key, bool(pilot), now))
             # the next trial is shown by the redirect that answers this request: its clock starts now
             run(_RAW_ADVANCE_TRIAL, (position + 1, position + 1, now, now, stage, session_id, position))
             return "saved"
