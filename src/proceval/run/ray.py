@@ -25,7 +25,7 @@ from typing import Any
 
 from proceval.core.task import Task
 from proceval.dataset import Item
-from proceval.errors import RunError
+from proceval.errors import ProcevalError, RunError
 from proceval.models.base import LanguageModel, ModelIdentity, ModelUnavailable, load_model, split_spec
 from proceval.models.cache import CachedModel, CallCache
 from proceval.run.subjects import Subject
@@ -124,7 +124,12 @@ def _dispatch(work: list[Unit], workers: list[tuple[str | None, Any]], slots: in
         ready, _ = ray.wait(list(running), num_returns=1)
         i, unit = running.pop(ready[0])
         url = workers[i][0]
-        outcome = ray.get(ready[0])
+        try:
+            outcome = ray.get(ready[0])
+        except ray.exceptions.RayTaskError as exc:  # the user's error as a local run gives it, not Ray's wrapper
+            if isinstance(exc.cause, ProcevalError):
+                raise exc.cause from None
+            raise
         if isinstance(outcome, ModelUnavailable):  # taken out: its other units come back the same way
             assert url is not None, outcome
             failures[url] = failures.get(url, 0) + 1
@@ -219,7 +224,7 @@ def _cache_server(cache: CallCache) -> Any:
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     return ray.remote(_CacheServer).options(num_cpus=0, scheduling_strategy=here,  # type: ignore[attr-defined]
-                                            max_concurrency=8).remote(str(cache.path))
+                                            max_concurrency=8).remote(str(cache.path.resolve()))
 
 
 def _wait_ready(actors: list[Any], timeout: float) -> None:
