@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
@@ -11,6 +12,8 @@ from rich.table import Table
 
 from proceval.analysis.qdc.compare import qdc
 from proceval.analysis.qdc.report import LABELS
+from proceval.cli.executor import add_executor_arguments, ray_settings
+from proceval.embeddings import Embedder, EmbeddingCache
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,21 +37,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--self-bleu-sample", type=int, default=1000, metavar="N",
                         help="texts per self-BLEU sample (default 1000; sets of different size stay comparable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the self-BLEU sample (default 0)")
+    add_executor_arguments(parser, what="texts to embed")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    profiles = qdc(
-        args.datasets,
-        out=args.out,
-        embeddings=not args.no_embeddings,
-        cache=args.cache,
-        references=args.reference,
-        judge=args.judge,
-        judge_limit=args.judge_limit,
-        self_bleu_sample=args.self_bleu_sample,
-        seed=args.seed,
-    )
+    with ExitStack() as stack:
+        embedder = None
+        if (ray := ray_settings(args)) is not None and not args.no_embeddings:
+            from proceval.analysis.qdc.ray import RayEncoder
+
+            encoder = stack.enter_context(RayEncoder(**ray))
+            # large batches: every actor gets a shard of each, and each batch is cached when it is done
+            embedder = Embedder(encoder, cache=EmbeddingCache(args.cache), batch_size=2048)
+        profiles = qdc(
+            args.datasets,
+            out=args.out,
+            embeddings=not args.no_embeddings,
+            embedder=embedder,
+            cache=args.cache,
+            references=args.reference,
+            judge=args.judge,
+            judge_limit=args.judge_limit,
+            self_bleu_sample=args.self_bleu_sample,
+            seed=args.seed,
+        )
     console = Console()
     keys = ["validity", "judge_pass", "reference_accuracy", "distinct_2", "self_bleu", "vendi", "tokens_mean"]
     table = Table("dataset", "items", *[LABELS[k] for k in keys])

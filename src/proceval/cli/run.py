@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proceval.cli.executor import add_executor_arguments, ray_settings
 from proceval.errors import RunError
 from proceval.models.base import split_spec
 from proceval.run.prompts import OPTION_FORMATS, STRATEGIES
@@ -55,21 +56,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--force", action="store_true", help="start over when --out holds a run with other settings")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("backend options")
-    g.add_argument("--base-url", help="openai: server URL (default $OPENAI_BASE_URL; one of the two is required, "
-                   "also for OpenAI's own API); the key comes from $OPENAI_API_KEY only")
+    g.add_argument("--base-url", action="append", help="openai: server URL (default $OPENAI_BASE_URL; one of the two "
+                   "is required, also for OpenAI's own API); the key comes from $OPENAI_API_KEY only; repeat it with "
+                   "--executor ray for a pool of servers of the same model")
     g.add_argument("--max-connections", type=int, help="openai: requests in flight (default 4)")
     g.add_argument("--max-retries", type=int, help="openai: retries on 429/5xx/timeouts before giving up (default 6)")
     g.add_argument("--endpoint", choices=("chat", "completions"), help="openai: API endpoint (default chat)")
     g.add_argument("--n-ctx", type=int, help="local/llama-cpp: context window in tokens (default 2048)")
     g.add_argument("--threads", type=int, help="local/llama-cpp/hf: CPU threads (default all cores)")
     g.add_argument("--device", help="hf: torch device (default cuda where present, else cpu)")
+    add_executor_arguments(p, what="items")
     p.set_defaults(func=run_command)
 
 
 def backend_options(provider: str, args: argparse.Namespace) -> dict[str, Any]:
     """The backend options given on the command line that apply to ``provider``."""
     wanted = {
-        "openai": {"base_url": args.base_url, "max_connections": args.max_connections, "endpoint": args.endpoint,
+        "openai": {"base_url": args.base_url[0] if args.base_url else None, "max_connections": args.max_connections, "endpoint": args.endpoint,
                    "max_retries": args.max_retries},
         "local": {"n_ctx": args.n_ctx, "n_threads": args.threads},
         "llama-cpp": {"n_ctx": args.n_ctx, "n_threads": args.threads},
@@ -82,11 +85,22 @@ def run_command(args: argparse.Namespace) -> int:
     from proceval.run import run_dataset
 
     provider, _ = split_spec(args.model)
+    ray = ray_settings(args)
+    if len(args.base_url or []) > 1 and ray is None:
+        raise RunError("several --base-url make a pool of servers, which --executor ray shares out",
+                       field="--base-url", hint="add --executor ray, or give one --base-url")
     if provider == "openai":  # say which server is asked before the first request (and refuse a bad address)
         from proceval.models.openai import resolve_base_url
 
-        url, origin = resolve_base_url(args.base_url)
+        url, origin = resolve_base_url(args.base_url[0] if args.base_url else None)
         Console(stderr=True).print(f"model {escape(args.model)} at {escape(url)} (from {origin})", highlight=False)
+        if ray is not None:  # each actor is given its server: the cluster's nodes may not share the environment
+            ray.update(base_urls=args.base_url or [url], per_endpoint=args.max_connections or 4)
+    executor = None
+    if ray is not None:
+        from proceval.run.ray import RayExecutor
+
+        executor = RayExecutor(**ray)
     personas = None
     persona_options = {"--persona-template": args.persona_template, "--n-personas": args.n_personas,
                        "--persona-seed": args.persona_seed, "--persona-order": args.persona_order,
@@ -121,6 +135,7 @@ def run_command(args: argparse.Namespace) -> int:
         prompt_dir=args.prompt_dir,
         force=args.force,
         solver=args.solver,
+        executor=executor,
         **backend_options(provider, args),
     )
     console = Console()

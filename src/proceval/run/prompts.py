@@ -43,6 +43,12 @@ class Prompt:
     n_shots: int = 0
 
 
+def _compile(texts: dict[str, str]) -> dict[str, Any]:
+    env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined,
+                               keep_trailing_newline=False)
+    return {name: env.from_string(text) for name, text in texts.items()}
+
+
 class PromptBuilder:
     """Renders items for one strategy. ``examples`` supplies the few-shot pool (the whole dataset)."""
 
@@ -66,10 +72,8 @@ class PromptBuilder:
         self.k_shots = k_shots
         self.seed = seed
         self.texts = load_templates(prompt_dir)
-        env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined,
-                                   keep_trailing_newline=False)
         try:
-            self.templates = {name: env.from_string(text) for name, text in self.texts.items()}
+            self.templates = _compile(self.texts)
         except TemplateError as exc:
             raise RunError(f"prompt template does not parse: {exc}", file=str(prompt_dir) if prompt_dir else None) from None
         answer = self._render("answer.j2", answer=_MARK)
@@ -81,6 +85,14 @@ class PromptBuilder:
         for item in examples or []:
             if item.answer is not None and item.response_type == "choice":
                 self._pool.setdefault((item.condition_name, item.question_name), []).append(item)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the compiled templates (a Ray actor gets its builder this way); they compile again."""
+        return {k: v for k, v in self.__dict__.items() if k != "templates"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.templates = _compile(self.texts)
 
     def _render(self, name: str, **variables: Any) -> str:
         try:

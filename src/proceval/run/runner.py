@@ -122,6 +122,7 @@ def run_dataset(
     prompt_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
     solver: str = "model",
+    executor: Any = None,
     **backend_options: Any,
 ) -> LoadedRun:
     """Give the items of ``dataset`` to ``model`` (and to each persona) and write the run directory ``out``.
@@ -137,6 +138,8 @@ def run_dataset(
     ``persona_order`` is the order each persona answers in (``dataset``, ``human``: a twin's own order, or
     ``shuffled`` per persona); with ``persona_memory`` K > 0 each persona's prompt holds its last K earlier
     items and its own answers to them, so its items are answered one after another.
+
+    ``executor`` (``proceval.run.ray.RayExecutor``) answers the units elsewhere; the run directory is the same.
     """
     ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
     if scoring not in SCORINGS:
@@ -146,6 +149,8 @@ def run_dataset(
     if k_shots < 0:
         raise RunError("k_shots must be zero or more", field="k_shots")
     check_persona_options(persona_order, persona_memory, personas)
+    if executor is not None and persona_memory:
+        raise RunError("a persona with a memory answers one item after another: run it locally", field="executor")
     factory = SOLVERS.get(solver)
     task = dataset_task(ds)
     items = ds.items
@@ -293,7 +298,13 @@ def run_dataset(
     last_save = time.monotonic()
     try:
         with progress_bar("run", total=pending, enabled=progress) as bar:
-            for done_now, record in enumerate(_answers(lanes, cached.max_concurrency if cached else 1), start=1):
+            records = _answers(lanes, cached.max_concurrency if cached else 1) if executor is None else (
+                executor.answers([(s, it, positions[s.id, it.id]) for s, it in _ordered_work(selected, subjects)
+                                  if (s.id, it.id) not in done],
+                                 build=partial(factory, builder=builder, settings=settings) if lm else factory,
+                                 model=model, options=backend_options, task=task, scorers=scorers, cache=cache,
+                                 counts=cached, session=session))
+            for done_now, record in enumerate(records, start=1):
                 log.append(record)
                 invalid += record["status"] == "invalid"
                 rate = done_now / max(time.perf_counter() - started, 1e-9)
