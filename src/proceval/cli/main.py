@@ -39,6 +39,7 @@ COMMANDS = {
     "align": "psychometric alignment of simulated and human populations",
     "search": "search countdown problems: streams and optimal paths for Stream of Search",
     "simulate": "run a multi-agent simulation file (the ultimatum game), resumable",
+    "train": "train models on search streams (sft) and by self-improvement (star)",
 }
 
 
