@@ -14,7 +14,9 @@ from typing import Any
 
 from proceval.core.registry import Registry
 
-STUDY_KINDS: Registry[Callable[..., Any]] = Registry("study_kinds", builtins={})
+STUDY_KINDS: Registry[Callable[..., Any]] = Registry("study_kinds", builtins={
+    "sos": "proceval.train.experiment:run_sos_study",
+})
 
 
 def study_kind(data: object) -> str | None:
