@@ -20,6 +20,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,20 @@ def sos_tokenizer() -> Any:
     return tokenizer
 
 
+@lru_cache(maxsize=1)
+def _builder() -> Any:
+    from proceval.run.prompts import PromptBuilder
+
+    return PromptBuilder("zero-shot")  # compiles its templates once
+
+
 def prompt_text(numbers: list[int], target: int, tokenizer: Any) -> str:
     """The prompt ``proceval run --model hf/…`` gives a model with ``tokenizer`` for this problem (the default
     zero-shot prompt through the tokenizer's chat template, ChatML without one) — the same code path."""
     from proceval.models.chat import render_chat
-    from proceval.run.prompts import PromptBuilder
     from proceval.tasks.countdown import problem_item
 
-    messages = PromptBuilder("zero-shot").build(problem_item(numbers, target, solution=[]), None).messages
+    messages = _builder().build(problem_item(numbers, target, solution=[]), None).messages
     template = getattr(tokenizer, "chat_template", None)
     return render_chat(template if isinstance(template, str) else None, messages,
                        bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or "")
@@ -137,21 +144,23 @@ def encode(examples: Iterable[Example], tokenizer: Any, max_length: int, *,
     text has tokens outside the vocabulary, or when it (or its ``fit_check`` partner: the stream of the same
     problem) is longer than ``max_length`` tokens."""
     out = Encoded()
-    partners = list(fit_check) if fit_check is not None else None
-    for index, example in enumerate(examples):
-        prompt = tokenizer(prompt_text(example.numbers, example.target, tokenizer),
-                           add_special_tokens=False)["input_ids"]
-        body = tokenizer(example.text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    examples = list(examples)
+    partners = list(fit_check) if fit_check is not None else examples
+
+    def ids(texts: list[str]) -> list[list[int]]:  # one call: the Rust tokenizer batches
+        return list(tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else []
+
+    prompts = ids([prompt_text(e.numbers, e.target, tokenizer) for e in examples])
+    bodies = ids([e.text for e in examples])
+    other = ids([p.text for p in partners]) if partners is not examples else bodies
+    for prompt, body, partner in zip(prompts, bodies, other, strict=True):
         if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in body:
             out.skipped["malformed: text outside the search language"] += 1
             continue
-        longest = len(prompt) + len(body)
-        if partners is not None:
-            longest = max(longest, len(prompt) + 1 + len(tokenizer(partners[index].text,
-                                                                   add_special_tokens=False)["input_ids"]))
-        if longest > max_length:
+        if len(prompt) + max(len(body), len(partner)) + 1 > max_length:
             out.skipped["too long: stream over max_length tokens"] += 1
             continue
+        body = [*body, tokenizer.eos_token_id]
         out.rows.append({"input_ids": prompt + body, "labels": [-100] * len(prompt) + body})
         out.tokens += len(prompt) + len(body)
     return out
