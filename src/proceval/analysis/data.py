@@ -75,9 +75,10 @@ class ResponseData:
 
     def coverage(self) -> list[dict[str, Any]]:
         """Per run: its subject, status, the dataset items it answered and whether that is all of them."""
-        n_items = len(self.dataset.items)
         out = []
         for run in self.runs:
+            split = run.info.get("split")  # a run of one split (`proceval run --split`) covers that split's items
+            n_items = sum(i.condition_name == split for i in self.dataset.items) if split else len(self.dataset.items)
             answered = len({r["item_id"] for r in run.responses})
             status = run.info.get("status")
             out.append({"run": run.name, "subject": self.run_labels.get(run.name, run.subject),

@@ -40,6 +40,7 @@ COMMANDS = {
     "search": "search countdown problems: streams and optimal paths for Stream of Search",
     "simulate": "run a multi-agent simulation file (the ultimatum game), resumable",
     "sami": "SAMI: constitutions, generation, training and evaluation of a model that follows principles",
+    "train": "train models on search streams (sft) and by self-improvement (star)",
 }
 
 

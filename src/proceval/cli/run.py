@@ -49,6 +49,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--persona-memory", type=int, metavar="K",
                    help="each persona's prompt recalls its last K items and its own answers (default 0)")
     p.add_argument("--limit", type=int, help="only the first N items")
+    p.add_argument("--split", help="only the items of this condition (a task's split, e.g. countdown's val_target)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-tokens", type=int, help="tokens to generate (default 16, 256 for cot)")
@@ -136,6 +137,7 @@ def run_command(args: argparse.Namespace) -> int:
         force=args.force,
         solver=args.solver,
         executor=executor,
+        split=args.split,
         **backend_options(provider, args),
     )
     console = Console()
@@ -150,7 +152,8 @@ def run_command(args: argparse.Namespace) -> int:
     if run.info.get("limit") is not None:  # answers kept from an earlier, larger --limit are not this run's
         from proceval.dataset import Dataset
 
-        chosen = {item.id for item in Dataset.load(args.dataset).items[: run.info["limit"]]}
+        chosen = {item.id for item in [i for i in Dataset.load(args.dataset).items
+                                       if args.split in (None, i.condition_name)][: run.info["limit"]]}
         responses = [r for r in responses if r["item_id"] in chosen]
     scored = [r for r in responses if r.get("correct") is not None]
     if scored:

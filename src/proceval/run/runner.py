@@ -123,6 +123,7 @@ def run_dataset(
     force: bool = False,
     solver: str = "model",
     executor: Any = None,
+    split: str | None = None,
     **backend_options: Any,
 ) -> LoadedRun:
     """Give the items of ``dataset`` to ``model`` (and to each persona) and write the run directory ``out``.
@@ -133,7 +134,8 @@ def run_dataset(
 
     Re-running with the same ``out`` and settings completes what is missing; different settings on an
     existing run raise :class:`RunError` unless ``force`` (which starts the run over). ``limit`` takes the
-    first N items in dataset order. ``max_tokens`` defaults to 16 (256 for ``cot``).
+    first N items in dataset order (of the items whose condition is ``split``, when given: a task's split such as
+    countdown's ``val_target``). ``max_tokens`` defaults to 16 (256 for ``cot``).
 
     ``persona_order`` is the order each persona answers in (``dataset``, ``human``: a twin's own order, or
     ``shuffled`` per persona); with ``persona_memory`` K > 0 each persona's prompt holds its last K earlier
@@ -153,7 +155,10 @@ def run_dataset(
         raise RunError("a persona with a memory answers one item after another: run it locally", field="executor")
     factory = SOLVERS.get(solver)
     task = dataset_task(ds)
-    items = ds.items
+    items = ds.items if split is None else [item for item in ds.items if item.condition_name == split]
+    if not items:
+        known = sorted({item.condition_name for item in ds.items})
+        raise RunError(f"no items of split {split!r} in {ds.path}", field="split", hint=f"known: {', '.join(known)}")
     selected = items[:limit] if limit is not None else items
     lm: LanguageModel | None = None
     answerer: Solver | None = None
@@ -195,6 +200,8 @@ def run_dataset(
                   "solver": answerer.identity(), "seed": int(seed), "persona_order": persona_order,
                   "subjects": [{"id": s.id, "kind": s.kind} for s in subjects]}
     config["dataset"]["path"] = dataset_path_for(Path(out), ds.path)
+    if split is not None:  # recorded only when given, so runs of whole datasets resume as before
+        config["split"] = split
     scorers = load_scorers()
     # the dataset is identified by its content (items and template), not where it lies or when it was made,
     # so a moved or regenerated identical dataset still resumes

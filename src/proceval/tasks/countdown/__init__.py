@@ -1,7 +1,7 @@
 """The built-in ``countdown`` task (Stream of Search): combine the input numbers with + − × ÷ to make the target.
 
-Item ``index`` of ``seed`` is drawn from its own random generator: a target, then input numbers until the
-problem is solvable (unless ``solvable_only=false``). Splits are functions of the problem, so they stay apart
+Item ``index`` of ``seed`` is drawn from its own random generator: a target, then input numbers until they
+make it (unless ``solvable_only=false``). Splits are functions of the problem, so they stay apart
 whatever ``--n`` is: ``val_target`` holds the problems whose target is one of the held-out targets (10% of the
 target range, drawn from the seed); of the others, a problem (numbers as a multiset, target) whose content hash
 falls in the first ``val_share`` of the hash range is ``val`` — so an identical problem is never in both
@@ -94,8 +94,13 @@ class Countdown(Task):
     def item(self, seed: int, index: int) -> Item:
         c = self.config
         rng = self.rng(seed, index)
-        for _ in range(100_000):
-            target = rng.randint(c.target_low, c.target_high)
+        # the target first, then numbers until they make it, as the published generator does: redrawing the
+        # target with every draw would favour targets that many draws make (DFS + sum then solves 78% of 4-input
+        # problems, not the published 83%). A target no numbers in range can make (97 from two numbers ≤ 30) is
+        # given up after 1,000 draws.
+        for draw in range(100_000):
+            if draw % 1000 == 0:
+                target = rng.randint(c.target_low, c.target_high)
             numbers = [rng.randint(c.low, c.high) for _ in range(c.inputs)]
             solution = solve(numbers, target)
             if solution is not None or not c.solvable_only:
