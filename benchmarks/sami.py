@@ -71,7 +71,7 @@ def main() -> None:
         loss = sami_loss(score_batch(model, batch))
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     step()  # warm-up: allocations and kernel choice
     if args.device.startswith("cuda"):

@@ -32,8 +32,10 @@ def data(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gen") / "it0"
     constitutions = make_constitutions(PAIRS.model_copy(update={"principles": PAIRS.principles[:1]}))
     queries = load_queries("builtin[:4]").queries
+    partial = generate_data(f"hf/{tiny_model}", constitutions, queries[:2], out, max_tokens=6, log=lambda _: None)
+    assert partial["calls"] == 4  # as if interrupted after two queries
     first = generate_data(f"hf/{tiny_model}", constitutions, queries, out, max_tokens=6, log=lambda _: None)
-    assert first["calls"] == 8 and first["cache_hits"] == 0
+    assert first["calls"] == 4 and first["cache_hits"] == 4
     rows = (out / "data.jsonl").read_text()
     again = generate_data(f"hf/{tiny_model}", constitutions, queries, out, max_tokens=6, log=lambda _: None)
     assert again["calls"] == 0 and again["cache_hits"] == 8 and (out / "data.jsonl").read_text() == rows
