@@ -14,7 +14,8 @@ from typing import Any
 
 from proceval.core.registry import Registry
 
-STUDY_KINDS: Registry[Callable[..., Any]] = Registry("study_kinds", builtins={})
+STUDY_KINDS: Registry[Callable[..., Any]] = Registry(
+    "study_kinds", builtins={"simulation": "proceval.envs.study:run_simulation_study"})
 
 
 def study_kind(data: object) -> str | None:
