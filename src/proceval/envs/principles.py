@@ -48,7 +48,7 @@ def parse_verdict(reply: str) -> str | None:
 
 
 def judge_principles(model: LanguageModel, principles: Iterable[str], *, seed: int = 0, constrain: bool = True,
-                     max_tokens: int = 8) -> pd.DataFrame:
+                     max_tokens: int = 16) -> pd.DataFrame:
     """One row per distinct principle: the judge's ``reply`` and ``verdict`` (None: unparseable). With
     ``constrain`` the judge decodes one of the policy names (every verdict parses where the backend enforces it)."""
     rows = []
