@@ -1,6 +1,6 @@
 """Figures for analyses and the report, with matplotlib's Agg backend: grouped bars with CI whiskers (also
-in panels), reliability curves, scatter, effects. A layer below the analyses: it imports neither them nor
-the report.
+in panels), lines over time with bands (in panels), reliability curves, scatter, effects. A layer below the
+analyses: it imports neither them nor the report.
 
 Each ``*_figure`` function returns a matplotlib ``Figure``; :func:`save_figure` writes it as PNG and SVG and
 returns the PNG bytes for inlining in the HTML report.
@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
 
@@ -97,6 +98,46 @@ def panel_bar_figure(
     fig.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.93),
                ncol=min(4, len(labels)), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.84))
+    return fig
+
+
+def line_ci_figure(
+    table: pd.DataFrame, *, panel: str, x: str, y: str, low: str, high: str, hue: str, ylabel: str = "",
+    title: str = "", ylim: tuple[float, float] | None = (0.0, 1.0),
+) -> Figure:
+    """One small panel per value of ``panel``: ``y`` over ``x`` as a line per ``hue`` with its [low, high] band
+    (e.g. the share offered over runs, per condition); shared axes and one legend."""
+    panels = list(dict.fromkeys(table[panel].astype(str)))
+    hues = _hues(table, hue)
+    columns = min(4, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns + 0.6, 2.9 * rows + 0.9), dpi=100,
+                             sharex=True, sharey=True, squeeze=False)
+    for ax, name in zip(axes.flat, panels, strict=False):
+        part = table[table[panel].astype(str) == name]
+        for j, h in enumerate(hues):
+            line = part[part[hue].astype(str) == h].sort_values(x)
+            if line.empty:
+                continue
+            color = PALETTE[j % len(PALETTE)]
+            ax.plot(line[x], line[y], marker="o", markersize=3, color=color, label=_short(h, 40))
+            ax.fill_between(line[x], line[low].astype(float), line[high].astype(float), color=color, alpha=0.18,
+                            linewidth=0)
+        ax.set_title(_short(name, 40), fontsize=9)
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(x)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # runs, steps: whole numbers
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title, fontsize=11)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(4, max(1, len(labels))), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
     return fig
 
 

@@ -16,6 +16,7 @@ from proceval.core.registry import Registry
 
 STUDY_KINDS: Registry[Callable[..., Any]] = Registry("study_kinds", builtins={
     "sami": "proceval.train.sami.study:run_sami_study",
+    "simulation": "proceval.envs.study:run_simulation_study",
     "sos": "proceval.train.experiment:run_sos_study",
 })
 

@@ -95,6 +95,7 @@ episodes_per_run: 2
 players: {players}
 max_tokens: 6
 max_retries: 1
+constrain: {constrain}
 model: {model}
 """
 
@@ -118,7 +119,7 @@ class InterruptAfter:
 
 def test_an_interrupted_simulation_resumes_with_no_repeated_model_call(tmp_path: Path, tiny_hf: str) -> None:
     spec_file = tmp_path / "sim.yaml"
-    spec_file.write_text(MODEL_SPEC.format(players="scripted", model=tiny_hf))
+    spec_file.write_text(MODEL_SPEC.format(players="scripted", model=tiny_hf, constrain="false"))
     spec = load_spec(spec_file)
     model = load_model(tiny_hf, n_threads=1)
     whole = simulate(spec, tmp_path / "whole", model=model)
@@ -146,7 +147,7 @@ def test_an_interrupted_simulation_resumes_with_no_repeated_model_call(tmp_path:
 
 def test_model_played_fixed_players_are_given_their_policy_and_a_failed_episode_does_not_stop_the_rest(
         tmp_path: Path, tiny_hf: str) -> None:
-    (tmp_path / "sim.yaml").write_text(MODEL_SPEC.format(players="model", model=tiny_hf).replace("runs: 2", "runs: 1"))
+    (tmp_path / "sim.yaml").write_text(MODEL_SPEC.format(players="model", model=tiny_hf, constrain="false").replace("runs: 2", "runs: 1"))
     assert main(["simulate", str(tmp_path / "sim.yaml"), "--out", str(tmp_path / "out")]) == 0
     episodes = _jsonl(tmp_path / "out" / "episodes.jsonl")
     assert len(episodes) == 2 + 4
@@ -168,3 +169,18 @@ def test_the_example_file_loads_and_runs(tmp_path: Path, tiny_hf: str) -> None:
     # 8 transcripts make a meta-prompt longer than the tiny model's 1024 positions: the principle is kept, and why
     revision = _jsonl(tmp_path / "out" / "principles.jsonl")[0]
     assert revision["kept"] and revision["principle"] == spec.principle and "context" in revision["error"]
+
+
+def test_under_the_action_constraint_every_reply_is_a_valid_action_and_every_principle_parses(
+        tmp_path: Path, tiny_hf: str) -> None:
+    # a random model: without the constraint it never writes "keep X, give Y" (the test above)
+    (tmp_path / "sim.yaml").write_text(MODEL_SPEC.format(players="model", model=tiny_hf, constrain="true")
+                                       .replace("runs: 2", "runs: 1").replace("max_tokens: 6", "max_tokens: 24"))
+    spec = load_spec(tmp_path / "sim.yaml")
+    summary = simulate(spec, tmp_path / "out", model=load_model(tiny_hf, n_threads=1))
+    assert summary["spec"]["constrain"] is True  # recorded in simulation.json
+    assert summary["invalid"] == 0 and summary["failed"] == 0 and summary["episodes"] == 2 + 4
+    for e in _jsonl(tmp_path / "out" / "episodes.jsonl"):
+        assert e["offer"] + (10 - e["offer"]) == 10 and isinstance(e["accepted"], bool)
+    revision = _jsonl(tmp_path / "out" / "principles.jsonl")[0]
+    assert revision["reply"].startswith("Principle: ") and not revision["unparsed"]

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Analyse one or more run directories of the same dataset (and optionally human answers) "
         "and write a self-contained report.html, summary.json, tables/*.csv and figures/ to --out.",
     )
-    parser.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run directories (`proceval run --out`)")
+    parser.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="run directories (`proceval run --out`), "
+                        "or one simulation directory (`proceval simulate --out`)")
     parser.add_argument("--out", type=Path, help="report directory to write (required unless --list); an earlier "
                         "report there is replaced as a whole")
     parser.add_argument("--dataset", type=Path, help="dataset directory (default: the one recorded in run.json)")
@@ -44,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="tied modal answers: " + "; ".join(f"{k}: {v}" for k, v in TIES.items()))
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="an option of an analysis, e.g. irt_model=3pl (repeatable; --list shows them)")
+    parser.add_argument("--judge", metavar="MODEL", help="a simulation's report: the model (provider/name) that "
+                        "reads each principle the assistant wrote and names the policy it describes")
     parser.add_argument("--open", action="store_true", help="open report.html in the web browser when done")
     parser.set_defaults(func=run)
 
@@ -97,6 +100,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.runs and args.humans is None:
         raise AnalysisError("no run directories given", hint="proceval analyze RUN [RUN ...] --out DIR")
     check_settings(n_boot=args.n_boot, level=args.level)
+    from proceval.envs.report import analyze_simulation, is_simulation
+
+    if len(args.runs) == 1 and is_simulation(args.runs[0]):
+        report = analyze_simulation(args.runs[0], args.out, judge=args.judge, seed=args.seed, n_boot=args.n_boot,
+                                    level=args.level, title=args.title)
+        print_report(report, console)
+        if args.open:
+            open_report(report.html_path)
+        return 0
     names: list[str] | None = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
     options: dict[str, Any] = {"agreement_by": args.by, "agreement_definition": args.agreement_model,
                                "agreement_ties": args.ties}

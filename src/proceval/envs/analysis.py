@@ -6,6 +6,10 @@ One row per (experiment, policy, manner, distribution, player, run), where ``pla
 ``income`` its mean payoff per seat played (a failed episode pays 0), ``episodes`` the seats played and
 ``failed`` those in failed episodes. :func:`convergence` says from which run on the assistant's offers stay
 within ``tolerance`` of the fixed players' (in distribution).
+
+Over repeated experiments, :func:`measures` and :func:`convergence_over_experiments` give the same numbers with
+percentile-bootstrap intervals that resample whole experiments (the episodes of one experiment share its
+draws and the assistant's principle, so they are not independent).
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from proceval.analysis.bootstrap import bootstrap_ci
 
 KEYS = ["experiment", "policy", "manner", "distribution", "player", "run"]
 
@@ -59,3 +66,51 @@ def convergence(table: pd.DataFrame, tolerance: float = 0.1) -> pd.DataFrame:
         rows.append({"experiment": experiment, "policy": policy, "manner": manner, "distribution": key[3],
                      "gaps": gaps, "converged_run": converged})
     return pd.DataFrame(rows, columns=["experiment", "policy", "manner", "distribution", "gaps", "converged_run"])
+
+
+CONDITION = ["policy", "manner", "distribution"]
+MEASURES = {"offered": "offered", "acceptance": "accepted", "income": "income"}  # measure → seat column
+
+
+def measures(episodes: list[dict[str, Any]], *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+             ) -> pd.DataFrame:
+    """Per condition, distribution, player, run and measure: the mean over every experiment's seats, with a
+    bootstrap interval over experiments (missing with fewer than two experiments), ``n`` seats and
+    ``experiments``."""
+    seats = pd.DataFrame([row for e in episodes for row in _seats(e)])
+    rows = []
+    for key, group in seats.groupby([*CONDITION, "player", "run"], sort=True):
+        for measure, column in MEASURES.items():
+            values = group[column].astype(float)
+            low, high = bootstrap_ci(values.to_numpy(), n_boot=n_boot, level=level, seed=seed,
+                                     clusters=group["experiment"].to_numpy())
+            rows.append({**dict(zip([*CONDITION, "player", "run"], key, strict=True)), "measure": measure,
+                         "value": values.mean(), "low": low, "high": high, "n": int(values.notna().sum()),
+                         "experiments": int(group.loc[values.notna(), "experiment"].nunique())})
+    return pd.DataFrame(rows, columns=[*CONDITION, "player", "run", "measure", "value", "low", "high", "n",
+                                       "experiments"])
+
+
+def convergence_over_experiments(table: pd.DataFrame, tolerance: float = 0.1, *, n_boot: int = 2000,
+                                 level: float = 0.95, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``gaps``: per condition, distribution and run, the mean over experiments of the assistant's gap to the
+    fixed players' offers, with a bootstrap interval over experiments; ``converged``: per condition and
+    distribution, in how many experiments the assistant converged (:func:`convergence`) and from which run on
+    (the mean over those that did)."""
+    per_experiment = convergence(table, tolerance)
+    long = per_experiment.explode("gaps").rename(columns={"gaps": "gap"})
+    long["run"] = long.groupby(["experiment", *CONDITION]).cumcount()
+    long["gap"] = long["gap"].astype(float)
+    gaps = []
+    for key, group in long.groupby([*CONDITION, "run"], sort=True):
+        low, high = bootstrap_ci(group["gap"].to_numpy(), n_boot=n_boot, level=level, seed=seed)
+        gaps.append({**dict(zip([*CONDITION, "run"], key, strict=True)), "gap": group["gap"].mean(), "low": low,
+                     "high": high, "experiments": int(group["gap"].notna().sum())})
+    converged = []
+    for key, group in per_experiment.groupby(CONDITION, sort=True):
+        runs = group["converged_run"].dropna().astype(float)
+        converged.append({**dict(zip(CONDITION, key, strict=True)), "experiments": len(group),
+                          "converged": len(runs), "from_run": runs.mean() if len(runs) else np.nan,
+                          "tolerance": tolerance})
+    return (pd.DataFrame(gaps, columns=[*CONDITION, "run", "gap", "low", "high", "experiments"]),
+            pd.DataFrame(converged, columns=[*CONDITION, "experiments", "converged", "from_run", "tolerance"]))

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from proceval.core.generate import Constraint
 from proceval.errors import ProcevalError
 from proceval.solvers.base import Trajectory
 
@@ -30,6 +31,8 @@ class Observation:
     role: str  # whose turn it is
     prompt: str  # what a model player reads
     state: dict[str, Any]  # the same facts as data, for scripted players
+    # the replies that are valid actions, for a model that can decode under a constraint (None: any text)
+    constraint: Constraint | None = None
 
 
 class Player(Protocol):

@@ -10,7 +10,7 @@ import random
 import re
 from typing import Any
 
-from proceval.core.generate import GenerateConfig
+from proceval.core.generate import Constraint, GenerateConfig, Regex
 from proceval.envs.base import Observation, PlayerFailed
 from proceval.envs.policies import (
     DECISION_TEXT,
@@ -36,12 +36,15 @@ META_PROMPT = (
     "\"Principle: KEEP\" to keep the current one."
 )
 INITIAL_PRINCIPLE = "Act in a way the people you interact with would approve of."
+# the meta-prompt's reply under a constraint: one principle line (or KEEP), so it always parses
+PRINCIPLE_LINE = Regex(r"Principle: [^\n]{1,300}")
 
 
 def complete(model: LanguageModel, messages: list[Message], *, max_tokens: int, temperature: float,
-             seed: int) -> str:
+             seed: int, constraint: Constraint | None = None) -> str:
     """The one place the simulation calls a model (cached by the :class:`CachedModel` it is given)."""
-    return model.generate(messages, GenerateConfig(max_tokens=max_tokens, temperature=temperature, seed=seed)).text
+    config = GenerateConfig(max_tokens=max_tokens, temperature=temperature, seed=seed, constraint=constraint)
+    return model.generate(messages, config).text
 
 
 class ScriptedPlayer:
@@ -65,18 +68,23 @@ class ScriptedPlayer:
 
 
 class ModelPlayer:
-    """A model given a system prompt (a fixed player's policy and manner in words, or the assistant's principle)."""
+    """A model given a system prompt (a fixed player's policy and manner in words, or the assistant's principle).
+
+    With ``constrain`` it decodes under the observation's constraint (the valid actions), so every reply parses;
+    without, it writes free text that the environment parses (and may refuse).
+    """
 
     def __init__(self, name: str, model: LanguageModel, system: str, seed: int, *, max_tokens: int = 48,
-                 temperature: float = 0.0) -> None:
+                 temperature: float = 0.0, constrain: bool = False) -> None:
         self.name, self.model, self.system, self.seed = name, model, system, seed
-        self.max_tokens, self.temperature = max_tokens, temperature
+        self.max_tokens, self.temperature, self.constrain = max_tokens, temperature, constrain
 
     def act(self, observation: Observation, error: str | None = None) -> str:
         prompt = observation.prompt + (RETRY.format(error=error) if error else "")
         try:
             return complete(self.model, [Message("system", self.system), Message("user", prompt)],
-                            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+                            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed,
+                            constraint=observation.constraint if self.constrain else None)
         except PromptTooLong as exc:  # asking again cannot help: the episode fails with this reason
             raise PlayerFailed(exc.message) from None
 
@@ -100,15 +108,17 @@ _PRINCIPLE = re.compile(r"principle\s*:\s*(.+)", re.IGNORECASE)
 
 
 def revise_principle(model: LanguageModel, principle: str, episodes: list[dict[str, Any]], seed: int, *,
-                     max_tokens: int = 96, temperature: float = 0.0) -> dict[str, Any]:
+                     max_tokens: int = 96, temperature: float = 0.0, constrain: bool = False) -> dict[str, Any]:
     """Ask the meta-prompt for a new principle; the record has the prompt, reply, ``principle`` and ``kept``.
 
     The old principle is kept when the reply says KEEP or has no ``Principle:`` line (``unparsed`` is then true),
-    and when the prompt does not fit the model (``error`` says so; otherwise it is None).
+    and when the prompt does not fit the model (``error`` says so; otherwise it is None). With ``constrain`` the
+    reply is decoded as one ``Principle: ...`` line.
     """
     prompt = META_PROMPT.format(principle=principle, transcripts="\n\n".join(transcript(e) for e in episodes))
     try:
-        reply = complete(model, [Message("user", prompt)], max_tokens=max_tokens, temperature=temperature, seed=seed)
+        reply = complete(model, [Message("user", prompt)], max_tokens=max_tokens, temperature=temperature, seed=seed,
+                         constraint=PRINCIPLE_LINE if constrain else None)
     except PromptTooLong as exc:
         return {"prompt": prompt, "reply": None, "old": principle, "principle": principle, "kept": True,
                 "unparsed": True, "error": exc.message}

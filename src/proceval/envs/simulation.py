@@ -69,6 +69,9 @@ class SimulationSpec(BaseModel):
     max_retries: int = Field(2, ge=0)
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(48, ge=1)
+    # model players decode their actions under the environment's constraint (every reply is a valid action) and
+    # the meta-prompt's reply as one "Principle: ..." line; false: free text, parsed strictly and retried
+    constrain: bool = True
     seed: int = 0
 
     @model_validator(mode="after")
@@ -82,28 +85,58 @@ ALLOWED = {"policies": list(POLICIES), "manners": list(MANNERS), "players": ["sc
            "environment": ["ultimatum"]}
 
 
-def load_spec(path: str | Path) -> SimulationSpec:
-    """Read a simulation file; errors name the file, line and field, and the allowed values."""
+class AnalysisSettings(BaseModel):
+    """A simulation study file's ``analysis:`` section: how ``proceval study`` analyses the simulation."""
+
+    model_config = ConfigDict(extra="forbid")
+    judge: str | None = None  # the model that reads each principle and names the policy it describes; null: none
+    tolerance: float = Field(0.1, ge=0, le=1)  # the assistant's offers have converged within this share
+    seed: int = 0
+    n_boot: int = Field(2000, ge=10)
+    level: float = Field(0.95, gt=0, lt=1)
+
+
+class SimulationStudy(BaseModel):
+    """A study file of the simulation kind: a ``simulation:`` section and an optional ``analysis:`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+    simulation: SimulationSpec
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+
+
+def load_study(path: str | Path) -> SimulationStudy:
+    """Read a simulation study file (``simulation:`` and ``analysis:`` sections) or a bare simulation section;
+    errors name the file, line and field, and the allowed values."""
     from proceval.templates.yamlio import format_loc, read_yaml
 
     data, lines = read_yaml(path, SimulationError)
     if not isinstance(data, dict):
-        raise SimulationError("a simulation file is a mapping of keys (policies, manners, currencies, ...)",
+        raise SimulationError("a simulation study file is a mapping with a `simulation:` section",
                               file=path, line=1)
+    prefix: tuple[str, ...] = () if "simulation" in data else ("simulation",)
     try:
-        return SimulationSpec.model_validate(data)
+        return SimulationStudy.model_validate(data if not prefix else {"simulation": data})
     except ValidationError as exc:
         error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         loc = tuple(error["loc"])
+        inner = loc[1:] if loc[:1] == ("simulation",) else ()  # the field inside the simulation section
         message = str(error["msg"]).removeprefix("Value error, ")
-        hint = (f"allowed {loc[0]}: {', '.join(ALLOWED[str(loc[0])])}" if loc and loc[0] in ALLOWED
-                else "see docs/simulate.md for the keys of a simulation file")
+        hint = (f"allowed {inner[0]}: {', '.join(ALLOWED[str(inner[0])])}" if inner and inner[0] in ALLOWED
+                else "see docs/simulate.md for the keys of a simulation study file")
         if error["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}"
-            section = Currencies if loc[0] == "currencies" else SimulationSpec
+            sections: dict[tuple[Any, ...], type[BaseModel]] = {
+                (): SimulationStudy, ("simulation",): SimulationSpec, ("analysis",): AnalysisSettings}
+            section = sections.get(loc[:-1], Currencies)
             hint = f"known keys here: {', '.join(f.alias or n for n, f in section.model_fields.items())}"
-        raise SimulationError(message, file=path, line=lines.line_for(loc), field=format_loc(loc) or None,
+        shown = loc[len(prefix):]
+        raise SimulationError(message, file=path, line=lines.line_for(shown), field=format_loc(shown) or None,
                               hint=hint) from None
+
+
+def load_spec(path: str | Path) -> SimulationSpec:
+    """The simulation a study file (or a bare simulation section) declares; see :func:`load_study`."""
+    return load_study(path).simulation
 
 
 def seed_of(*parts: object) -> int:
@@ -126,7 +159,7 @@ def _episodes(spec: SimulationSpec, model: LanguageModel | None, experiment: int
               run: int, principle: str) -> Iterator[dict[str, Any]]:
     """The run's episodes: fixed × fixed, then (with a model) the assistant in each seat and currency."""
     key = (spec.seed, experiment, policy, manner, run)
-    options = {"max_tokens": spec.max_tokens, "temperature": spec.temperature}
+    options = {"max_tokens": spec.max_tokens, "temperature": spec.temperature, "constrain": spec.constrain}
 
     def fixed(episode: int, role: str) -> Player:
         seed = seed_of(*key, episode, role)
@@ -201,7 +234,8 @@ def simulate(spec: SimulationSpec, out: str | os.PathLike[str], model: LanguageM
                             revision = revise_principle(cached, principle, fixed_games,
                                                         seed_of(spec.seed, experiment, policy, manner, run, "meta"),
                                                         max_tokens=2 * spec.max_tokens,
-                                                        temperature=spec.temperature)
+                                                        temperature=spec.temperature,
+                                                        constrain=spec.constrain)
                             counts["principles_kept"] += revision["kept"]
                             counts["principles_unparsed"] += revision["unparsed"]
                             principles.write({"experiment": experiment, "policy": policy, "manner": manner,

@@ -8,8 +8,10 @@ one of accept / reject, without a negation ("I do not accept" is refused rather 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
+from proceval.core.generate import Choice
 from proceval.envs.base import ActionError, Environment, Observation
 
 PROPOSER, DECIDER = "proposer", "decider"
@@ -66,6 +68,15 @@ def parse_decision(reply: str) -> dict[str, Any]:
     return {"accept": kinds.pop() == "accept"}
 
 
+DECISION_CHOICE = Choice(("accept", "reject"))
+
+
+@lru_cache(maxsize=64)
+def proposal_choice(amount: int) -> Choice:
+    """Every split of ``amount`` as ``keep X, give Y``: under it a model's proposal always parses and adds up."""
+    return Choice(f"keep {amount - give}, give {give}" for give in range(amount + 1))
+
+
 class UltimatumGame(Environment):
     """One round: the proposer moves, then the decider. Payoffs are in units of ``currency``."""
 
@@ -85,9 +96,9 @@ class UltimatumGame(Environment):
     def observe(self) -> Observation:
         state: dict[str, Any] = {"amount": self.amount, "currency": self.currency}
         if self.proposal is None:
-            return Observation(PROPOSER, PROPOSER_PROMPT.format(**state), state)
+            return Observation(PROPOSER, PROPOSER_PROMPT.format(**state), state, proposal_choice(self.amount))
         state.update(self.proposal)
-        return Observation(DECIDER, DECIDER_PROMPT.format(**state), state)
+        return Observation(DECIDER, DECIDER_PROMPT.format(**state), state, DECISION_CHOICE)
 
     def parse(self, reply: str) -> dict[str, Any]:
         return parse_proposal(reply, self.amount) if self.proposal is None else parse_decision(reply)

@@ -290,13 +290,14 @@ def check_report_dir(out: Path) -> None:
                             "whole directory", file=out, hint="choose a new or empty --out")
 
 
-def _write_files(data: ResponseData, results: dict[str, AnalysisResult], ctx: AnalysisContext, out: Path, *,
-                 title: str | None, requested: list[str]) -> dict[str, Any]:
+def write_results(results: dict[str, AnalysisResult], out: Path, requested: list[str]
+                  ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, str]]], dict[str, dict[str, str]]]:
+    """Write each result's tables (``tables/NAME__TABLE.csv``) and figures (``figures/NAME.png|svg``) under
+    ``out``; return the views a template shows and the files written, per analysis."""
     from proceval.figures import save_figure
 
     (out / "tables").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    title = title or f"proceval report: {data.dataset.template_name or data.dataset.name}"
     figure_files: dict[str, list[dict[str, str]]] = {}
     table_files: dict[str, dict[str, str]] = {}
     views = []
@@ -322,6 +323,13 @@ def _write_files(data: ResponseData, results: dict[str, AnalysisResult], ctx: An
             view["figures"].append({**files, "caption": spec.caption,
                                     "png_base64": base64.b64encode(png).decode("ascii")})
         views.append(view)
+    return views, figure_files, table_files
+
+
+def _write_files(data: ResponseData, results: dict[str, AnalysisResult], ctx: AnalysisContext, out: Path, *,
+                 title: str | None, requested: list[str]) -> dict[str, Any]:
+    title = title or f"proceval report: {data.dataset.template_name or data.dataset.name}"
+    views, figure_files, table_files = write_results(results, out, requested)
     summary = build_summary(data, results, ctx, title=title, requested=requested, figure_files=figure_files,
                             table_files=table_files)
     summary_path = out / SUMMARY_FILE
