@@ -257,6 +257,8 @@ def run_dataset(
         session.update(status=status, calls=cached.calls if cached else 0, cache_hits=cached.hits if cached else 0,
                        prompt_tokens_evaluated=cached.prompt_tokens_evaluated if cached else 0,
                        wall_s=round(time.perf_counter() - started, 3))
+        if hasattr(lm, "retries"):  # requests a server backend had to send again (openai/): a flaky server shows
+            session["retries"] = int(getattr(lm, "retries", 0))
         if error:
             session["error"] = error
         every, _ = read_responses(root / RESPONSES_FILE)
@@ -273,6 +275,7 @@ def run_dataset(
             "errors": statuses.count("error"),
             "calls": sum(int(s.get("calls", 0)) for s in sessions),
             "cache_hits": sum(int(s.get("cache_hits", 0)) for s in sessions),
+            **({"retries": sum(int(s.get("retries", 0)) for s in sessions)} if hasattr(lm, "retries") else {}),
             "prompt_tokens_evaluated": sum(int(s.get("prompt_tokens_evaluated", 0)) for s in sessions),
             "wall_s": round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 3),
         }
