@@ -119,7 +119,7 @@ def _ci(c: Correlation) -> str:
 def render_html(result: AlignmentResult, images: dict[str, bytes], *, top: int = 5) -> str:
     """A self-contained page (figures inlined as PNG data URIs) from ``templates/alignment.html.j2``; Jinja2
     escapes every name and id."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from proceval.analysis.pages import render_page
 
     def inline(key: str) -> str | None:
         return base64.b64encode(images[key]).decode() if key in images else None
@@ -140,9 +140,8 @@ def render_html(result: AlignmentResult, images: dict[str, bytes], *, top: int =
     overview = [(label, image) for label, key in (("Difficulty: humans vs simulated", "difficulty.png"),
                                                   ("Accuracy per item", "accuracy.png"))
                 if (image := inline(key)) is not None]
-    env = Environment(loader=PackageLoader("proceval.analysis", "templates"), autoescape=select_autoescape(["j2"]))
-    return env.get_template("alignment.html.j2").render(
-        style=_STYLE, result=result, populations=populations, overview=overview,
+    return render_page(
+        "alignment.html.j2", style=_STYLE, result=result, populations=populations, overview=overview,
         excluded=len(result.human_fit.excluded_items), version=__version__)
 
 
