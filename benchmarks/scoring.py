@@ -206,11 +206,11 @@ def main() -> None:
     from proceval.generate import generate
     from proceval.models import load_model
     from proceval.models.cache import CachedModel
-    from proceval.run.prompts import PromptBuilder
-    from proceval.run.runner import _ordered_work
-    from proceval.run.scoring import counterbalanced_orders, unique_prefix_tokens
-    from proceval.run.subjects import Subject
+    from proceval.run.lanes import ordered_work as _ordered_work
     from proceval.solvers.model import ModelSolver, Settings
+    from proceval.solvers.prompts import PromptBuilder
+    from proceval.solvers.scoring import counterbalanced_orders, unique_prefix_tokens
+    from proceval.solvers.subjects import Subject
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

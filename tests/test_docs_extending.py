@@ -23,20 +23,18 @@ def test_extending_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from proceval.analysis import ANALYSES
     from proceval.models.base import PROVIDERS
 
-    saved = [dict(ANALYSES), dict(PROVIDERS)]  # the examples add an analysis and a provider: forget them after
-    for registry in (TASKS, SOLVERS, SCORERS):  # the examples register names: forget them afterwards
-        registry.names()  # built-ins and plugins loaded first, so the copy restored afterwards holds them
-        monkeypatch.setattr(registry, "_entries", dict(registry._entries))
+    registries = (TASKS, SOLVERS, SCORERS, ANALYSES, PROVIDERS)
+    saved = [registry.snapshot() for registry in registries]  # the examples register names: forget them after
     module = types.ModuleType("doc_example")  # dataclasses look their module up in sys.modules
     monkeypatch.setitem(sys.modules, "doc_example", module)
     try:
         for block in blocks:
             exec(compile(block, "docs/extending.md", "exec"), module.__dict__)
     finally:
-        for table, before in zip((ANALYSES, PROVIDERS), saved, strict=True):
-            table.clear()
-            table.update(before)
-    assert {"count-letters"} <= set(TASKS.names())
+        added = set(TASKS.names())
+        for registry, before in zip(registries, saved, strict=True):
+            registry.restore(before)
+    assert {"count-letters"} <= added
 
 
 def test_running_md_solver_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -21,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from proceval.core.store import SqliteStore
 from proceval.errors import ModelError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -37,20 +37,17 @@ def default_cache_path() -> Path:
     return base / "embeddings.sqlite"
 
 
-class EmbeddingCache:
+SCHEMA = ("CREATE TABLE IF NOT EXISTS embeddings ("
+          " model TEXT NOT NULL, hash TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,"
+          " PRIMARY KEY (model, hash))")
+
+
+class EmbeddingCache(SqliteStore):
     """Embeddings on disk: (model, text hash) → float32 vector. Safe to share between processes."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings ("
-            " model TEXT NOT NULL, hash TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,"
-            " PRIMARY KEY (model, hash))"
-        )
-        self._db.commit()
+        super().__init__(path if path is not None else default_cache_path(), SCHEMA, error=ModelError,
+                         what="embedding cache", hint="delete the file to start with an empty cache", timeout=60)
 
     def get_many(self, model: str, hashes: Sequence[str]) -> dict[str, NDArray[np.float32]]:
         found: dict[str, NDArray[np.float32]] = {}
@@ -58,26 +55,24 @@ class EmbeddingCache:
         for start in range(0, len(unique), _SQL_CHUNK):
             chunk = unique[start : start + _SQL_CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
-                [model, *chunk],
-            )
+            with self.lock:
+                rows = self._db.execute(
+                    f"SELECT hash, vector FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                    [model, *chunk],
+                ).fetchall()
             for key, blob in rows:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, model: str, items: dict[str, NDArray[np.float32]]) -> None:
         rows = [(model, key, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for key, v in items.items()]
-        with self._db:
+        with self.lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)", rows)
 
     def count(self, model: str | None = None) -> int:
-        if model is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0])
-
-    def close(self) -> None:
-        self._db.close()
+        where, args = ("", []) if model is None else (" WHERE model = ?", [model])
+        with self.lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM embeddings{where}", args).fetchone()[0])
 
 
 @runtime_checkable

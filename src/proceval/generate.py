@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from proceval.dataset import (
 )
 from proceval.errors import DatasetError, SourceError, TemplateError
 from proceval.ids import content_id
+from proceval.scenarios.sources import SOURCES, SourceRequest
 from proceval.tasks.template import TemplateTask
 from proceval.templates import Template, load_template
 from proceval.ui import progress_bar
@@ -43,6 +44,7 @@ def generate(
     writer_options: dict[str, Any] | None = None,
     progress: bool = True,
     options: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> Dataset:
     """Fill ``template`` (or draw from a task) and write its items to the dataset directory ``out``.
 
@@ -50,7 +52,8 @@ def generate(
     :class:`~proceval.core.Task`: its ``n`` draws for ``seed`` are written.
 
     The scenarios come from ``from_files`` (rows in the template's table layout), from an LLM ``writer``
-    (a model spec), or else from the template's lexicon (``n`` scenarios, deterministic in ``seed``).
+    (a model spec), or else from the template's lexicon (``n`` scenarios, deterministic in ``seed``); ``source``
+    names another scenario source (:data:`proceval.scenarios.sources.SOURCES`, open to plugins).
     Rows that cannot be used are skipped and listed in the manifest; ``strict`` makes the first one an error.
     The directory appears only when complete. ``force`` replaces ``out`` only when it is empty or a dataset
     directory (nothing but the files proceval writes there), never a folder holding other files.
@@ -70,27 +73,11 @@ def generate(
     files = [Path(f) for f in from_files or []]
     if files and writer:
         raise SourceError("choose one scenario source: --from FILE or --writer MODEL, not both")
-    source: dict[str, Any]
-    extra_manifest: dict[str, Any] = {}
-    if files:
-        from proceval.scenarios.table import table_scenarios
-
-        outcomes: Iterable[Scenario | SkippedRow] = table_scenarios(tpl, files)
-        source = {"kind": "table", "files": [str(f) for f in files]}
-        total = None
-    elif writer:
-        outcomes, info = _writer_outcomes(tpl, writer, n, seed, writer_options or {}, progress)
-        source = {"kind": "writer", "model": writer, "n": n}
-        extra_manifest["writer"] = info
-        total = n
-    else:
-        if n is None or n < 1:
-            raise SourceError("say how many scenarios to fill from the lexicon with --n N (N ≥ 1)")
-        from proceval.scenarios.lexicon import lexicon_scenarios
-
-        outcomes = lexicon_scenarios(tpl, n, seed)
-        source = {"kind": "lexicon", "n": n}
-        total = n
+    name = source or ("table" if files else "writer" if writer else "lexicon")
+    request = SourceRequest(n=n, seed=seed, files=files, model=writer, options=dict(writer_options or {}),
+                            progress=progress)
+    filling = SOURCES.get(name)(tpl, request)
+    outcomes, total = filling.outcomes, filling.total
 
     skipped: list[SkippedRow] = []
     recovered: list[SkippedRow] = []
@@ -124,13 +111,13 @@ def generate(
         manifest = Manifest(
             proceval_version=__version__,
             template={"name": tpl.name, "hash": tpl.hash, "path": str(tpl.path) if tpl.path else None},
-            source=source,
+            source=filling.source,
             seed=seed,
             factors=tpl.factors,
             conditions={c.name: c.levels for c in tpl.conditions},
             skipped=skipped,
             recovered=recovered,
-            **extra_manifest,
+            **filling.manifest,
         )
         dataset_writer.finish(manifest)
     return Dataset.load(out)
@@ -209,20 +196,3 @@ def _check_target(out: Path, force: bool) -> None:
             file=out,
             hint="choose another --out, or move those files away first",
         )
-
-
-def _writer_outcomes(tpl: Template, model: str, n: int | None, seed: int, options: dict[str, Any],
-                     progress: bool) -> tuple[Iterator[Scenario | SkippedRow], dict[str, Any]]:
-    if n is None or n < 1:
-        raise SourceError("say how many scenarios the writer should fill with --n N (N ≥ 1)")
-    from proceval.scenarios.writer import write_scenarios
-
-    result = write_scenarios(tpl, model=model, n=n, seed=seed, progress=progress, **options)
-
-    def outcomes() -> Iterator[Scenario | SkippedRow]:
-        for i, values in enumerate(result.scenarios):
-            yield Scenario.of(tpl.name, dict(values), {"kind": "writer", "model": model, "index": i})
-
-    info = dict(result.info)
-    info["rejections"] = dict(result.rejections)
-    return outcomes(), info

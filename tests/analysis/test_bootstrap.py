@@ -47,3 +47,12 @@ def test_nan_ignored_and_too_few_values() -> None:
     assert bootstrap_ci([1.0, float("nan"), 0.0, 1.0], seed=0) == bootstrap_ci([1.0, 0.0, 1.0], seed=0)
     low, high = bootstrap_ci([1.0])
     assert low != low and high != high
+
+
+def test_independent_values_give_scipys_percentile_interval() -> None:
+    from scipy.stats import bootstrap
+
+    values = np.random.default_rng(2).random(60)
+    expected = bootstrap((values,), np.mean, n_resamples=500, confidence_level=0.9, method="percentile",
+                         random_state=np.random.default_rng(7)).confidence_interval
+    assert bootstrap_ci(values, n_boot=500, level=0.9, seed=7) == pytest.approx((expected.low, expected.high))

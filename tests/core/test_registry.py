@@ -61,7 +61,8 @@ def test_entry_point_plugins_load_and_a_broken_one_is_named(tmp_path: Path, monk
     (tmp_path / "bad_mod.py").write_text("raise RuntimeError('broken on import')\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry: Registry[object] = Registry("testkind", builtins={"builtin": "fractions:Fraction"})
-    assert registry.get("good") == 42  # the broken plugin hides no other
+    with pytest.warns(UserWarning, match=r"plugin 'bad' \(bad_mod:VALUE, group proceval\.testkind\) failed to load"):
+        assert registry.get("good") == 42  # the broken plugin hides no other
     assert registry.names() == ["builtin", "good"]
     assert "bad" in registry.broken and "broken on import" in registry.broken["bad"]
     with pytest.raises(PluginError) as info:
@@ -89,3 +90,17 @@ class Echo(Task):
     monkeypatch.setattr(TASKS, "_loaded", False)  # look at the entry points again
     assert main(["generate", "echo", "--n", "3", "--out", str(tmp_path / "echo")]) == 0
     assert [i.question for i in Dataset.load(tmp_path / "echo").items] == ["Say 0.", "Say 1.", "Say 2."]
+
+
+def test_a_registry_reads_like_a_dict() -> None:
+    registry: Registry[object] = Registry("analyses", singular="analysis", builtins={"half": "fractions:Fraction"})
+    registry["mine"] = int
+    assert sorted(registry) == ["half", "mine"] and len(registry) == 2 and "mine" in registry
+    assert registry["mine"] is int and dict(registry)["half"](1, 2) == 0.5
+    saved = registry.snapshot()
+    del registry["mine"]
+    assert registry.pop("mine", None) is None and list(registry) == ["half"]
+    registry.restore(saved)
+    assert registry.keys() == ["half", "mine"]
+    with pytest.raises(UnknownName, match="unknown analysis 'hlf'; did you mean 'half'"):
+        registry["hlf"]

@@ -13,8 +13,8 @@ from proceval.errors import ModelError
 from proceval.models import GenerateConfig, JsonSchema, Message, PromptTooLong, load_model
 from proceval.models.llamacpp import embedded_model_path
 from proceval.run import run_dataset
-from proceval.run.prompts import PromptBuilder
-from proceval.run.scoring import unique_prefix_tokens
+from proceval.solvers.prompts import PromptBuilder
+from proceval.solvers.scoring import unique_prefix_tokens
 from tests.conftest import choice_item, write_dataset
 
 pytestmark = pytest.mark.skipif(

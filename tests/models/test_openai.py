@@ -59,6 +59,7 @@ def test_run_through_the_server_with_retries(server: LlamaServer, tmp_path: Path
                           max_connections=2, backoff_base=0.01)
     assert [status for _, status in proxy.seen[:3]] == [429, 500, 503]
     assert run.complete and run.info["counts"]["ok"] == 4 and run.info["counts"]["errors"] == 0
+    assert run.info["counts"]["retries"] == 3 == run.info["sessions"][-1]["retries"]  # the proxy's three refusals
     assert all(abs(sum(r["probs"].values()) - 1) < 1e-4 for r in run.responses)
     assert run.info["model"]["provider"] == "openai"
     assert [r["item_id"] for r in run.responses] == [i.id for i in items]  # dataset order despite concurrency

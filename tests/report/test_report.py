@@ -184,8 +184,12 @@ def test_summary_json_has_exactly_the_keys_docs_summary_schema_lists(report: Pat
     (figure_spec,) = re.findall(r'"figures": \[\{(.*)\}\]', text)
     table_keys, figure_keys = (set(re.findall(r'"(\w+)"(?=[:,]|$)', spec)) for spec in (table_spec, figure_spec))
     assert len(entry_keys) >= 8 and table_keys == {"csv", "rows"} and len(figure_keys) == 4
+    statuses = set(re.findall(r'"(ok|skipped|failed)"', text.split("NAME: {", 1)[1]))
+    numbers_table = set(re.findall(r"^\| `(\w+)` \|", doc, flags=re.M))
     for name, entry in summary["analyses"].items():
         assert set(entry) == entry_keys, name
+        assert entry["status"] in statuses
+        assert entry["status"] != "ok" or name in numbers_table, f"numbers of {name} are not documented"
         assert all(set(table) == table_keys for table in entry["tables"].values())
         assert all(set(figure) == figure_keys for figure in entry["figures"])
 

@@ -7,7 +7,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proceval.run.parse import parse_choice, parse_rating
+from proceval.solvers.parse import parse_choice, parse_rating
 
 LETTERS = list("ABCD")
 TEXTS = ["in the box", "in the basket", "on the shelf", "under the bed"]

@@ -18,9 +18,9 @@ from proceval.models.base import Message
 from proceval.models.cache import CallCache
 from proceval.run import load_run, run_dataset
 from proceval.run.io import CACHE_FILE
-from proceval.run.prompts import PromptBuilder
-from proceval.run.subjects import Subject, answer_order
 from proceval.solvers.personas import load_personas
+from proceval.solvers.prompts import PromptBuilder
+from proceval.solvers.subjects import Subject, answer_order
 from tests.conftest import REPO, choice_item
 from tests.run.test_runner import stable
 

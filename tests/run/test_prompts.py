@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from proceval.errors import RunError
-from proceval.run.prompts import PromptBuilder
+from proceval.solvers.prompts import PromptBuilder
 from tests.conftest import choice_item
 
 

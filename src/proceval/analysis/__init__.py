@@ -12,7 +12,6 @@ Library functions for other tables: :func:`proceval.analysis.ratings.rating_mean
 
 from __future__ import annotations
 
-import importlib
 import os
 import traceback
 from collections.abc import Sequence
@@ -20,15 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import proceval.analysis.accuracy
-import proceval.analysis.calibration
-import proceval.analysis.effects
-import proceval.analysis.families
-import proceval.analysis.humans
-import proceval.analysis.joint
-import proceval.analysis.position
-import proceval.analysis.ratings
-import proceval.analysis.search  # noqa: F401  (importing registers the built-in analyses)
 from proceval.analysis.base import (
     ANALYSES,
     Analysis,
@@ -44,25 +34,14 @@ from proceval.analysis.base import (
 from proceval.analysis.data import ResponseData, load_responses, read_humans, read_run
 from proceval.dataset import Dataset
 from proceval.errors import AnalysisError, describe_error
-from proceval.plugins import load_entry_points
 from proceval.ui import progress_bar
 
 DEFAULT_ANALYSES = ["validity", "accuracy", "belief_accuracy", "joint", "position_bias", "calibration", "ratings",
                     "rating_grid", "effects", "humans", "agreement_by_inference"]
 
 
-def _load_plugins() -> None:
-    """Analyses from sibling modules written elsewhere (irt, alignment) and from entry points."""
-    for module in ("proceval.analysis.irt", "proceval.analysis.alignment"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            continue
-    load_entry_points("proceval.analyses")  # importing a plugin registers its analyses; a broken one is reported
-
-
 def available_analyses() -> dict[str, Analysis]:
-    _load_plugins()
+    """Every analysis by name: the built-in ones and those of plugins (a broken plugin is named in a warning)."""
     return dict(ANALYSES)
 
 

@@ -4,7 +4,6 @@ items, and ``summary.json``, ``items.csv``, figures and a self-contained ``repor
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
@@ -118,58 +117,32 @@ def _ci(c: Correlation) -> str:
 
 
 def render_html(result: AlignmentResult, images: dict[str, bytes], *, top: int = 5) -> str:
-    """A self-contained page (figures inlined as PNG data URIs); every name and id is escaped."""
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>proceval psychometric alignment</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        "<h1>Psychometric alignment</h1>",
-        f"<p>IRT model <b>{esc(result.model)}</b>, fitted separately to the humans "
-        f"({result.human_fit.n_persons} respondents, {len(result.human_fit.items)} estimable items) and to each "
-        "simulated population. Correlations are over items, with 95% percentile-bootstrap intervals.</p>",
-        "<table><tr><th class='l'>population</th><th>respondents</th><th>items (both fits)</th>"
-        "<th>difficulty Pearson</th><th>difficulty Spearman</th><th>discrimination Pearson</th>"
-        "<th>accuracy Pearson</th><th>mean |Δ accuracy|</th></tr>",
-    ]
+    """A self-contained page (figures inlined as PNG data URIs) from ``templates/alignment.html.j2``; Jinja2
+    escapes every name and id."""
+    from proceval.analysis.pages import render_page
+
+    def inline(key: str) -> str | None:
+        return base64.b64encode(images[key]).decode() if key in images else None
+
+    populations = []
     for name, comp in result.comparisons.items():
         corr = comp.correlations
-        parts.append(
-            f"<tr><td class='l'>{esc(name)}</td><td>{comp.fit.n_persons}</td>"
-            f"<td>{int(comp.items['estimated_both'].sum())}</td>"
-            f"<td>{_ci(corr['difficulty']['pearson'])}</td><td>{_ci(corr['difficulty']['spearman'])}</td>"
-            f"<td>{_ci(corr['discrimination']['pearson'])}</td><td>{_ci(corr['accuracy']['pearson'])}</td>"
-            f"<td>{_fmt(comp.accuracy['mean_abs_difference'])}</td></tr>"
-        )
-    parts.append("</table>")
-    excluded = result.human_fit.excluded_items
-    if excluded:
-        parts.append(f"<p class='note'>{len(excluded)} item(s) excluded from the human fit "
-                     "(reasons in summary.json).</p>")
-    for label, key in (("Difficulty: humans vs simulated", "difficulty.png"),
-                       ("Accuracy per item", "accuracy.png")):
-        if key in images:
-            parts.append(f"<h2>{esc(label)}</h2><img alt='{esc(label)}' src='data:image/png;base64,"
-                         f"{base64.b64encode(images[key]).decode()}'>")
-    for name, comp in result.comparisons.items():
-        parts.append(f"<h2>{esc(name)}: most divergent items</h2>")
-        for note in comp.notes:
-            parts.append(f"<p class='note'>{esc(note)}</p>")
-        key = f"icc_{_slug(name)}.png"
-        if key in images:
-            parts.append(f"<img alt='item characteristic curves' src='data:image/png;base64,"
-                         f"{base64.b64encode(images[key]).decode()}'>")
-        parts.append("<table><tr><th class='l'>item</th><th>b humans</th><th>b simulated (linked)</th>"
-                     "<th>|Δb|</th><th>a humans</th><th>a simulated</th><th>p humans</th><th>p simulated</th></tr>")
-        for row in comp.most_divergent(top).itertuples():
-            parts.append(
-                f"<tr><td class='l'>{esc(str(row.item_id))}</td><td>{_fmt(row.b_human)}</td>"
-                f"<td>{_fmt(row.b_simulated_linked)}</td><td>{_fmt(row.divergence)}</td>"
-                f"<td>{_fmt(row.a_human)}</td><td>{_fmt(row.a_simulated)}</td>"
-                f"<td>{_fmt(row.p_human)}</td><td>{_fmt(row.p_simulated)}</td></tr>"
-            )
-        parts.append("</table>")
-    parts.append(f"<p><small>proceval {esc(__version__)}</small></p></body></html>")
-    return "\n".join(parts)
+        populations.append({
+            "name": name, "respondents": comp.fit.n_persons, "items": int(comp.items["estimated_both"].sum()),
+            "correlations": [_ci(corr["difficulty"]["pearson"]), _ci(corr["difficulty"]["spearman"]),
+                             _ci(corr["discrimination"]["pearson"]), _ci(corr["accuracy"]["pearson"])],
+            "mean_abs_difference": _fmt(comp.accuracy["mean_abs_difference"]),
+            "notes": comp.notes, "icc": inline(f"icc_{_slug(name)}.png"),
+            "divergent": [[str(row.item_id), *(_fmt(v) for v in (
+                row.b_human, row.b_simulated_linked, row.divergence, row.a_human, row.a_simulated, row.p_human,
+                row.p_simulated))] for row in comp.most_divergent(top).itertuples()],
+        })
+    overview = [(label, image) for label, key in (("Difficulty: humans vs simulated", "difficulty.png"),
+                                                  ("Accuracy per item", "accuracy.png"))
+                if (image := inline(key)) is not None]
+    return render_page(
+        "alignment.html.j2", style=_STYLE, result=result, populations=populations, overview=overview,
+        excluded=len(result.human_fit.excluded_items), version=__version__)
 
 
 def _slug(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from proceval.core.registry import Registry
 from proceval.errors import AnalysisError
 
 if TYPE_CHECKING:
@@ -75,7 +77,21 @@ class Analysis:
     options: dict[str, Any] = field(default_factory=dict)  # option name → default (its type types the value)
 
 
-ANALYSES: dict[str, Analysis] = {}
+def _import_builtins() -> dict[str, Analysis]:
+    """Importing the built-in analysis modules registers their analyses (on the first lookup)."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    return {}
+
+
+BUILTIN_MODULES = tuple(f"proceval.analysis.{name}" for name in (
+    "accuracy", "calibration", "effects", "families", "humans", "joint", "position", "ratings", "irt", "alignment",
+    "search"))
+
+# name → Analysis. Plugins add analyses under the ``proceval.analyses`` entry-point group: the entry point names a
+# module whose import registers them with :func:`register_analysis`.
+ANALYSES: Registry[Analysis] = Registry("analyses", singular="analysis", loaders=[_import_builtins],
+                                        error=AnalysisError)
 
 
 def register_analysis(name: str, title: str, description: str = "", *, options: dict[str, Any] | None = None
@@ -85,8 +101,9 @@ def register_analysis(name: str, title: str, description: str = "", *, options: 
     ``analysis.options`` may set them."""
 
     def add(func: AnalysisFunc) -> AnalysisFunc:
-        ANALYSES[name] = Analysis(name, title, func, description or (func.__doc__ or "").strip().split("\n")[0],
-                                  dict(options or {}))
+        ANALYSES.register(name, Analysis(name, title, func,
+                                         description or (func.__doc__ or "").strip().split("\n")[0],
+                                         dict(options or {})))
         return func
 
     return add

@@ -1,4 +1,5 @@
-"""Seeded percentile bootstrap confidence intervals, optionally resampling whole clusters."""
+"""Seeded percentile bootstrap confidence intervals: ``scipy.stats.bootstrap`` for independent values, and
+resampling whole clusters (participants) where scipy has no such option."""
 
 from __future__ import annotations
 
@@ -44,16 +45,11 @@ def bootstrap_ci(
             return float("nan"), float("nan")
         draws = rng.integers(0, k, size=(n_boot, k))
         stats = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
-    else:
-        n = data.size
-        per_chunk = max(1, _CHUNK // n)
-        parts = []
-        done = 0
-        while done < n_boot:
-            size = min(per_chunk, n_boot - done)
-            draws = rng.integers(0, n, size=(size, n))
-            parts.append(data[draws].mean(axis=1))
-            done += size
-        stats = np.concatenate(parts)
+    else:  # independent values: scipy's bootstrap, in batches that bound the memory of the resamples
+        from scipy.stats import bootstrap
+
+        result = bootstrap((data,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",
+                           random_state=rng, vectorized=True, batch=max(1, _CHUNK // data.size))
+        return float(result.confidence_interval.low), float(result.confidence_interval.high)
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(low), float(high)

@@ -26,9 +26,6 @@ import pandas as pd
 
 from proceval.dataset import Dataset, Item
 from proceval.errors import AnalysisError, HumansError, RunError
-from proceval.humans.data import option_key
-from proceval.humans.data import reason_kind as _reason_kind
-from proceval.ids import file_sha256
 from proceval.run.io import RESPONSES_FILE, RUN_FILE, load_run, read_responses
 from proceval.run.io import LoadedRun as RunInfo
 
@@ -56,10 +53,6 @@ class ResponseData:
         no rows in :attr:`frame`; tables that list subjects show them with zero answers."""
         answered = set(self.frame["run"])
         return {run.name: self.run_labels[run.name] for run in self.runs if run.name not in answered}
-
-    @property
-    def factor_columns(self) -> list[str]:
-        return [FACTOR_PREFIX + f for f in self.factors]
 
     @property
     def items(self) -> dict[str, Item]:
@@ -192,7 +185,7 @@ def _resolve_dataset(runs: list[RunInfo], dataset: str | os.PathLike[str] | Data
     return resolved
 
 
-def _item_columns(item: Item, factors: list[str]) -> dict[str, Any]:
+def item_columns(item: Item, factors: list[str]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "scenario_id": item.scenario_id,
         "condition_name": item.condition_name,
@@ -266,7 +259,7 @@ def _run_rows(run: RunInfo, items: dict[str, Item], factors: list[str]) -> list[
             "expected_rating": r.get("expected_rating"),
             "rt_ms": None,
         }
-        row.update(_item_columns(item, factors))
+        row.update(item_columns(item, factors))
         rows.append(row)
     return rows
 
@@ -296,92 +289,6 @@ def read_humans(path: str | os.PathLike[str]) -> pd.DataFrame:
             hint="the long table needs participant, item_id, response and optionally rt_ms (docs/formats.md)",
         )
     return table
-
-
-def _human_rows(
-    table: pd.DataFrame, items: dict[str, Item], factors: list[str], file: Path
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    rows = []
-    unknown: Counter[str] = Counter()
-    invalid: list[dict[str, Any]] = []
-    why: Counter[str] = Counter()  # answers that cannot be used, by reason (the importer's, where it gave one)
-    for index, record in enumerate(table.to_dict("records")):
-        line = index + 2  # header is line 1
-        item = items.get(str(record["item_id"]))
-        given = str(record.get("unmatched") or "")
-        if item is None:
-            unknown[str(record["item_id"])] += 1
-            why[_reason_kind(given) if given else "item_id names no item of the dataset"] += 1
-            continue
-        response = record["response"]
-        text = "" if response is None or (isinstance(response, float) and pd.isna(response)) else str(response)
-        text = text.strip()
-        choice, rating, correct, status = None, None, float("nan"), "ok"
-        if item.response_type == "choice":
-            choice, _how = option_key(item, text)  # the key, or the option's text or letter (human_data's rule)
-            if choice is not None:
-                if item.answer is not None:
-                    correct = float(choice == item.answer)
-            else:
-                status = "invalid"
-        elif item.response_type == "rating":
-            low, high = item.scale
-            try:
-                value = float(text)
-            except ValueError:
-                value = float("nan")
-            if value == value and low <= value <= high:
-                rating = value
-            else:
-                status = "invalid"
-        if status == "invalid":
-            invalid.append({"line": line, "participant": str(record["participant"]), "response": text[:80]})
-            why[_reason_kind(given) if given else
-                "response is not an option" if item.response_type == "choice" else "rating is not on the scale"] += 1
-        rt = record.get("rt_ms")
-        try:
-            rt_ms = float(rt) if rt not in (None, "") else None
-        except (TypeError, ValueError):
-            rt_ms = None
-        row = {
-            "subject": HUMAN_SUBJECT,
-            "subject_kind": "human",
-            "participant": str(record["participant"]),
-            "run": HUMAN_SUBJECT,
-            "item_id": item.id,
-            "strategy": None,
-            "scoring": None,
-            "choice": choice,
-            "correct": correct,
-            "status": status,
-            "first_shown": None,
-            "probs": None,
-            "per_order": None,
-            "rating": rating,
-            "expected_rating": rating,
-            "rt_ms": rt_ms,
-        }
-        row.update(_item_columns(item, factors))
-        rows.append(row)
-    if not rows:
-        raise HumansError(
-            f"none of the {len(table)} rows names an item of the dataset",
-            file=file,
-            hint="item_id must be the item's id in the dataset the runs answered",
-        )
-    stats = {
-        "file": str(file),
-        "sha256": file_sha256(str(file)),
-        "rows": len(table),
-        "used": len(rows),
-        "unknown_items": sum(unknown.values()),
-        "unknown_item_ids": sorted(unknown)[:20],
-        "invalid": len(invalid),
-        "invalid_examples": invalid[:20],
-        "unusable": dict(why.most_common()),
-        "participants": len({r["participant"] for r in rows}),
-    }
-    return rows, stats
 
 
 def load_responses(
@@ -416,13 +323,14 @@ def load_responses(
     humans_path = Path(humans) if humans is not None else None
     stats: dict[str, Any] = {}
     if humans_path is not None:
+        from proceval.analysis.human_rows import human_rows
         from proceval.humans.data import find_mapping, import_humans
 
         # a table in its own layout, with a mapping beside it (docs/families.md), is matched to items first
         mapping = find_mapping(humans_path)
         table = import_humans(humans_path, resolved, mapping).table if mapping else read_humans(humans_path)
-        human_rows, stats = _human_rows(table, items, factors, humans_path)
-        rows.extend(human_rows)
+        answers, stats = human_rows(table, items, factors, humans_path)
+        rows.extend(answers)
     frame = pd.DataFrame.from_records(rows)
     for column in [*COLUMNS, *(FACTOR_PREFIX + f for f in factors)]:  # present even without answers
         if column not in frame:

@@ -12,9 +12,9 @@ from rich.table import Table
 from proceval.cli.executor import add_executor_arguments, ray_settings
 from proceval.errors import RunError
 from proceval.models.base import split_spec
-from proceval.run.prompts import OPTION_FORMATS, STRATEGIES
-from proceval.run.scoring import SCORINGS
-from proceval.run.subjects import PERSONA_ORDERS
+from proceval.solvers.prompts import OPTION_FORMATS, STRATEGIES
+from proceval.solvers.scoring import SCORINGS
+from proceval.solvers.subjects import PERSONA_ORDERS
 
 
 def register(subparsers: Any) -> None:

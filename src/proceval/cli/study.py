@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from proceval.cli.analyze import print_report
 from proceval.errors import StudyError
+from proceval.models.openai_wire import resolve_base_url
 from proceval.study import StudyResult, check_study, load_study, run_study, stage_hashes
 from proceval.study_kinds import STUDY_KINDS, study_kind
 from proceval.templates.yamlio import read_yaml
@@ -50,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
         for note in ["template, model names, backend option names and input files were checked", *notes]:
             console.print(f"  [dim]{escape(note)}[/]")
         return 0
+    for subject in loaded.study.subjects:  # which server a subject talks to, before anything is sent there
+        if subject.model.startswith("openai/"):
+            url, origin = resolve_base_url(subject.options.get("base_url"))
+            origin = "options.base_url" if subject.options.get("base_url") else origin
+            console.print(f"  {escape(subject.run_name)}: {escape(subject.model)} at {escape(url)} (from {origin})")
     result = run_study(loaded, out=out, force=args.force, log=lambda line: console.print(escape(line)))
     _print_stages(result, console)
     print_report(result.report, console)

@@ -4,7 +4,12 @@ A registry knows its built-ins lazily (a ``"module:attribute"`` reference is imp
 asked for, and a loader function can list names found elsewhere, e.g. the built-in template files), takes
 plugins from the ``proceval.<kind>`` entry-point group, and answers an unknown name with one
 :class:`UnknownName` error that suggests the nearest known names. A plugin that fails to load is reported by
-its name (in :attr:`Registry.broken`, and as the error when that name is asked for) and hides no other.
+its name (a warning when the plugins are read, :attr:`Registry.broken`, and the error when that name is asked for)
+and hides no other. An entry point names a factory, or a module whose import registers its entries (the
+decorators, e.g. ``@register_analysis``).
+
+A registry also reads like a dict (``REG[name]``, ``name in REG``, ``del REG[name]``, ``dict(REG)``), which is how
+older code and tests use the tables it replaced.
 
     SOLVERS = Registry("solvers", builtins={"program": "proceval.solvers.program:ProgramSolver"})
 
@@ -18,7 +23,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+import types
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar, overload
 
@@ -44,6 +51,23 @@ def load_reference(reference: str) -> Any:
     return value
 
 
+def load_entry_points(group: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Load every entry point of ``group``: ``(name → loaded object, name → why it failed)``.
+
+    A plugin that fails to load is reported by name in a warning and skipped; the plugins after it still load.
+    """
+    loaded: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for ep in entry_points(group=group):
+        try:
+            loaded[ep.name] = ep.load()
+        except Exception as exc:  # any error of a third party's import: it must not hide the other plugins
+            broken[ep.name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"plugin {ep.name!r} ({ep.value}, group {group}) failed to load: {broken[ep.name]}; "
+                          "reinstall or remove the package that provides it", stacklevel=3)
+    return loaded, broken
+
+
 class Registry(Generic[T]):
     """Names of one kind (``"tasks"``, ``"solvers"``, ``"scorers"``) → factories of ``T``.
 
@@ -54,8 +78,9 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str, *, builtins: Mapping[str, str] | None = None,
                  loaders: Iterable[str | Callable[[], Mapping[str, str | T]]] = (),
-                 error: type[ProcevalError] = UnknownName) -> None:
+                 error: type[ProcevalError] = UnknownName, singular: str | None = None) -> None:
         self.kind = kind
+        self.singular = singular or kind.removesuffix("s")
         self.group = f"proceval.{kind}"
         self._entries: dict[str, str | T] = dict(builtins or {})
         self._loaders = list(loaders)
@@ -91,13 +116,11 @@ class Registry(Generic[T]):
             found = (load_reference(loader) if isinstance(loader, str) else loader)()
             for name, entry in found.items():
                 self._entries.setdefault(name, entry)
-        for ep in entry_points(group=self.group):
-            if ep.name in self._entries:
-                continue  # a built-in or an explicit registration wins over a plugin of the same name
-            try:
-                self._entries[ep.name] = ep.load()
-            except Exception as exc:  # a broken plugin is reported by name and must not hide the others
-                self.broken[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+        loaded, broken = load_entry_points(self.group)
+        self.broken.update(broken)
+        for name, value in loaded.items():
+            if not isinstance(value, types.ModuleType):  # a module registered its entries as it was imported
+                self._entries.setdefault(name, value)  # a built-in or explicit registration wins over a plugin
 
     def names(self) -> list[str]:
         """Every known name (built-in, loaded, registered, plugins that loaded), sorted."""
@@ -113,7 +136,7 @@ class Registry(Generic[T]):
         suggests the nearest names, or a :class:`PluginError` naming the plugin that failed to load."""
         self._load()
         if name in self.broken and name not in self._entries:
-            raise PluginError(f"the {self.kind} plugin {name!r} failed to load ({self.broken[name]})",
+            raise PluginError(f"the {self.singular} plugin {name!r} failed to load: {self.broken[name]}",
                               hint=f"reinstall or remove the package that provides it (entry-point group "
                                    f"{self.group!r})")
         if name not in self._entries:
@@ -127,9 +150,49 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
         suggestion = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {self.kind.rstrip('s')} {name!r}{suggestion}"
+        return f"unknown {self.singular} {name!r}{suggestion}"
 
     def create(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the factory registered as ``name``."""
         factory: Any = self.get(name)
         return factory(*args, **kwargs)
+
+    # -- the dict view ----------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def __setitem__(self, name: str, factory: T) -> None:
+        self.register(name, factory)
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def keys(self) -> list[str]:
+        return self.names()
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(name, self.get(name)) for name in self.names()]
+
+    def pop(self, name: str, *default: Any) -> Any:
+        """Forget ``name`` (a test's registration, say); its entry, or ``default`` when there is none."""
+        return self._entries.pop(name, *default)
+
+    def snapshot(self) -> dict[str, str | T]:
+        """Every entry as it stands (lazy ones unimported), for :meth:`restore`."""
+        self._load()
+        return dict(self._entries)
+
+    def restore(self, entries: Mapping[str, str | T]) -> None:
+        """Go back to a :meth:`snapshot` (what a test registered is forgotten)."""
+        self._entries = dict(entries)
+
+    def rescan(self) -> None:
+        """Read the entry points again on the next lookup (a plugin installed since the first one)."""
+        self._loaded = False
+        self.broken.clear()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from proceval.core.generate import GenerateConfig
-from proceval.errors import ModelError
+from proceval.core.registry import Registry
+from proceval.errors import ModelError, ProcevalError
 
 
 @dataclass
@@ -97,44 +98,28 @@ class ModelUnavailable(ModelError):
     """The backend cannot be reached at all (after retries): a run stops, keeping finished work."""
 
 
-# provider name → factory(model_name, **options) -> LanguageModel. Plugins add entries under the
-# ``proceval.providers`` entry-point group (the entry point's object is such a factory).
-PROVIDERS: dict[str, Callable[..., LanguageModel]] = {}
-ENTRY_POINT_GROUP = "proceval.providers"
+# provider name → factory(model_name, **options) -> LanguageModel (a backend class is one). Plugins add providers
+# under the ``proceval.providers`` entry-point group; the built-in backends are imported when first asked for.
+PROVIDERS: Registry[Callable[..., LanguageModel]] = Registry("providers", singular="model provider", builtins={
+    "local": "proceval.models.llamacpp:EmbeddedModel",
+    "llama-cpp": "proceval.models.llamacpp:LlamaCppModel",
+    "openai": "proceval.models.openai:OpenAIModel",
+    "hf": "proceval.models.hf:HFModel",
+})
 
 
 def register_provider(name: str, factory: Callable[..., LanguageModel]) -> None:
-    PROVIDERS[name] = factory
+    PROVIDERS.register(name, factory)
 
 
-def _lazy(module: str, attr: str) -> Callable[..., LanguageModel]:
-    """A factory that imports its backend module only when a model of that provider is loaded."""
-
-    def factory(name: str, **options: Any) -> LanguageModel:
-        import importlib
-
-        cls = getattr(importlib.import_module(module), attr)
-        return cls(name, **options)  # type: ignore[no-any-return]
-
-    factory.__name__ = f"{attr}_factory"
-    factory.target = (module, attr)  # type: ignore[attr-defined]  # lets checks read its options unloaded
-    return factory
-
-
-register_provider("local", _lazy("proceval.models.llamacpp", "EmbeddedModel"))
-register_provider("llama-cpp", _lazy("proceval.models.llamacpp", "LlamaCppModel"))
-register_provider("openai", _lazy("proceval.models.openai", "OpenAIModel"))
-register_provider("hf", _lazy("proceval.models.hf", "HFModel"))
-
-
-def _load_entry_points() -> dict[str, str]:
-    """Add the plugins' providers (built-in names win); returns the plugins that failed to load, with why."""
-    from proceval.plugins import load_entry_points
-
-    loaded, broken = load_entry_points(ENTRY_POINT_GROUP)
-    for name, factory in loaded.items():
-        PROVIDERS.setdefault(name, factory)
-    return broken
+def provider_factory(spec: str) -> tuple[str, str, Callable[..., LanguageModel]]:
+    """``"provider/model"`` → (provider, model, the provider's factory); a :class:`ModelError` for a spec that is
+    malformed, a provider nobody registered (with the nearest names) or a plugin that failed to load."""
+    provider, name = split_spec(spec)
+    try:
+        return provider, name, PROVIDERS.get(provider)
+    except ProcevalError as exc:  # UnknownName, PluginError: the same words, located at the model field
+        raise ModelError(f"{exc.message} in {spec!r}", field="model", hint=exc.hint) from None
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -152,22 +137,12 @@ def split_spec(spec: str) -> tuple[str, str]:
 def load_model(spec: str, **options: Any) -> LanguageModel:
     """Make the backend for ``spec`` (``provider/model``); ``options`` go to the provider.
 
-    Unknown providers raise :class:`ModelError` listing the known ones (built-in and plugins).
+    Unknown providers raise :class:`ModelError` naming the nearest and listing the known ones (built-in and plugins).
     """
-    provider, name = split_spec(spec)
-    if provider not in PROVIDERS and provider in (broken := _load_entry_points()):
-        raise ModelError(f"provider plugin {provider!r} failed to load: {broken[provider]}", field="model",
-                         hint="reinstall or remove the package that provides it")
-    if provider not in PROVIDERS:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ModelError(
-            f"unknown model provider {provider!r} in {spec!r}; known providers: {known}",
-            field="model",
-            hint=f"plugins add providers under the {ENTRY_POINT_GROUP!r} entry-point group",
-        )
+    provider, name, factory = provider_factory(spec)
     from proceval.models.check import check_options
 
     check_options(provider, options)  # a misspelt option is named, not a TypeError from the backend
-    model = PROVIDERS[provider](name, **options)
+    model = factory(name, **options)
     model.spec = spec
     return model

@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from proceval.core.generate import GenerateConfig
+from proceval.core.store import SqliteStore
 from proceval.errors import RunError
 from proceval.ids import canonical_json
 from proceval.models.base import (
@@ -55,34 +54,21 @@ def call_key(identity: ModelIdentity, kind: str, payload: dict[str, Any]) -> str
     return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
 
-class CallCache:
+class CallCache(SqliteStore):
     """A persistent key → JSON value store for model calls (SQLite, WAL, safe across threads)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(SCHEMA)
-            self._db.commit()
-        except sqlite3.DatabaseError as exc:
-            raise RunError(
-                f"cannot open the call cache: {exc}",
-                file=self.path,
-                hint="delete the file to start with an empty cache, or pass another --cache",
-            ) from None
-        self._lock = threading.Lock()
+        super().__init__(path, SCHEMA, error=RunError, what="call cache",
+                         hint="delete the file to start with an empty cache, or pass another --cache")
 
     def get(self, key: str) -> Any | None:
-        with self._lock:
+        with self.lock:
             row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, kind: str, identity: ModelIdentity, value: Any) -> None:
         text = json.dumps(value, ensure_ascii=False)
-        with self._lock:
+        with self.lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO calls (key, kind, provider, model, value, created) VALUES (?,?,?,?,?,?)",
                 (key, kind, identity.provider, identity.name, text, time.time()),
@@ -90,12 +76,8 @@ class CallCache:
             self._db.commit()
 
     def __len__(self) -> int:
-        with self._lock:
+        with self.lock:
             return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 def _messages(messages: list[Message]) -> list[dict[str, str]]:

@@ -6,7 +6,6 @@ names the same way, so a misspelt option is one clear error instead of a ``TypeE
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from difflib import get_close_matches
@@ -14,15 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from proceval.errors import ModelError
-from proceval.models.base import ENTRY_POINT_GROUP, PROVIDERS, _load_entry_points, split_spec
+from proceval.models.base import PROVIDERS, provider_factory
 
 
 def accepted_options(factory: Callable[..., Any]) -> set[str] | None:
     """The keyword options a provider's factory takes, or ``None`` when it takes any (``**options``)."""
     target: Any = factory
-    if hasattr(factory, "target"):  # a lazily imported backend class: (module, attribute)
-        module, attr = factory.target
-        target = getattr(importlib.import_module(module), attr)
     if not inspect.isclass(target):
         own, takes_any = _keywords(target)
         return None if takes_any else own
@@ -65,14 +61,7 @@ def check_model(spec: str, options: dict[str, Any]) -> list[str]:
     Raises :class:`ModelError` for what is certainly wrong (unknown provider, option or embedded model, a
     missing file, no server address); returns notes on what only running can tell.
     """
-    provider, name = split_spec(spec)
-    if provider not in PROVIDERS:
-        _load_entry_points()
-    if provider not in PROVIDERS:
-        close = get_close_matches(provider, sorted(PROVIDERS), n=1)
-        raise ModelError(f"unknown model provider {provider!r} in {spec!r}", field="model",
-                         hint=(f"did you mean {close[0]!r}? " if close else "")
-                         + f"providers: {', '.join(sorted(PROVIDERS))} (plugins: {ENTRY_POINT_GROUP!r})")
+    provider, name, _ = provider_factory(spec)
     check_options(provider, options)
     if provider == "local":
         from proceval.models.llamacpp import EMBEDDED, embedded_model_path

@@ -26,13 +26,19 @@ answer is checked here and drawn again (at most ``constraint_retries`` more time
 with another seed) until it satisfies the constraint; ``Generation.attempts`` counts the draws and
 ``Generation.satisfied`` says whether the last one passed. A guide runs block by block, each block a request
 that continues the text so far (so it needs ``endpoint="completions"`` or ``continue_final_message``).
+
+Why over 400 lines: one class speaks one wire protocol, and its parts (retries, key redaction, constraint
+re-draws, guides, log-probability scoring) share the client, the server's answers learnt so far and the retry
+count; what needs none of that (URLs, request keys for constraints) is in :mod:`proceval.models.openai_wire`.
+Retries are the ~40 lines of ``_send`` rather than ``tenacity`` or the ``openai`` SDK: neither is a dependency
+(installing one for a loop is more weight than the loop), and the SDK retries a refused connection, which must
+fail at once here (a run aimed at a server that is not started says so in under 2 s:
+tests/models/test_openai.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import random
 import threading
@@ -43,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from proceval.core.generate import Choice, Free, GenerateConfig, Grammar, Guide, JsonSchema, Regex, Step
+from proceval.core.generate import Free, GenerateConfig, Guide, JsonSchema, Step
 from proceval.errors import ModelError
 from proceval.models.base import (
     ContinuationScores,
@@ -55,80 +61,18 @@ from proceval.models.base import (
     ResponseLogprob,
 )
 from proceval.models.chat import render_chat
-
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-_TOO_LONG_HINTS = ("context length", "context window", "maximum context", "too long", "exceed", "n_ctx")
-
-
-def _logsumexp(values: list[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
-
-
-_SCHEMA_FORMATS = (
-    lambda schema: {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}},
-    lambda schema: {"type": "json_object", "schema": schema},
+from proceval.models.openai_wire import (
+    OPENAI_API,
+    RETRY_STATUS,
+    SCHEMA_FORMATS,
+    TOO_LONG_HINTS,
+    guided_keys,
+    logsumexp,
+    refuses_format,
+    resolve_base_url,
 )
 
-
-def _guided_keys(step: Step) -> dict[str, Any]:
-    """Body keys that make servers enforce a constraint: vLLM's guided decoding and llama.cpp's ``grammar``."""
-    from proceval.models.guided import choice_to_gbnf, regex_to_gbnf
-
-    if isinstance(step, Regex):
-        gbnf = regex_to_gbnf(step.pattern)
-        return {"guided_regex": step.pattern, **({"grammar": gbnf} if gbnf else {})}
-    if isinstance(step, Choice):
-        return {"guided_choice": list(step.options), "grammar": choice_to_gbnf(step.options)}
-    if isinstance(step, Grammar):
-        return {"guided_grammar": step.text, **({"grammar": step.text} if step.syntax == "gbnf" else {})}
-    if isinstance(step, JsonSchema):
-        try:  # llama.cpp's own converter, where llama-cpp-python is installed
-            from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-            converted: str | None = json_schema_to_gbnf(json.dumps(step.schema))
-        except Exception:
-            converted = None
-        return {"guided_json": step.schema, **({"grammar": converted} if converted else {})}
-    return {}
-
-
-OPENAI_API = "https://api.openai.com/v1"
-
-
-def resolve_base_url(base_url: str | None) -> tuple[str, str]:
-    """The server URL to use and where it came from (``--base-url`` or ``OPENAI_BASE_URL``).
-
-    There is no silent default: a run meant for a local server must not reach a paid public API because a
-    variable was unset. A URL that cannot work (no http(s) scheme or no host) is an error before any request.
-    """
-    if base_url:
-        url, origin = base_url, "--base-url"
-    elif os.environ.get("OPENAI_BASE_URL"):
-        url, origin = os.environ["OPENAI_BASE_URL"], "OPENAI_BASE_URL"
-    else:
-        raise ModelError(
-            "openai/ models need a server address: none was given",
-            field="base_url",
-            hint=f"pass --base-url (e.g. http://127.0.0.1:8000/v1) or set OPENAI_BASE_URL; for OpenAI's own "
-            f"API name it: --base-url {OPENAI_API}",
-        )
-    try:
-        parsed = httpx.URL(url)
-        problem = ("it needs http:// or https://" if parsed.scheme not in ("http", "https")
-                   else "it names no host" if not parsed.host else "")
-    except httpx.InvalidURL as exc:
-        problem = str(exc)
-    if problem:
-        raise ModelError(f"the server URL {url!r} (from {origin}) cannot work: {problem}", field="base_url",
-                         hint="give the server's address, e.g. http://127.0.0.1:8000/v1")
-    return url.rstrip("/"), origin
-
-
-def _refuses_format(response: httpx.Response) -> bool:
-    """The server refused the request's ``response_format``: 400/422, or an error naming it (llama-cpp-python's
-    server answers a request it cannot validate with 500 and the pydantic error)."""
-    return response.status_code in (400, 422) or (response.status_code >= 400 and "response_format" in response.text)
+__all__ = ["OPENAI_API", "RETRY_STATUS", "OpenAIModel", "resolve_base_url"]
 
 
 class OpenAIModel:
@@ -180,7 +124,7 @@ class OpenAIModel:
         self.retries = 0  # requests retried (for tests and run manifests)
         self._server_model: str | None = None
         self._server_model_known = False
-        self._schema_style: int | None = None  # which response_format this server accepts (index in _SCHEMA_FORMATS)
+        self._schema_style: int | None = None  # which response_format this server accepts (index in SCHEMA_FORMATS)
         self.constraint_retries = max(0, int(constraint_retries))
         self._send_guided_keys = True  # False once the server refused the guided_*/grammar body keys
 
@@ -255,7 +199,7 @@ class OpenAIModel:
         message = self._clean(response.text)
         if response.status_code in RETRY_STATUS:
             raise ModelUnavailable(f"{self.base_url}{path} answered {response.status_code}: {message}")
-        if response.status_code == 400 and any(h in message.lower() for h in _TOO_LONG_HINTS):
+        if response.status_code == 400 and any(h in message.lower() for h in TOO_LONG_HINTS):
             raise PromptTooLong(f"the server refused the prompt as too long: {message}")
         if response.status_code in (401, 403):
             raise ModelUnavailable(
@@ -344,7 +288,7 @@ class OpenAIModel:
             data = self._structured_request(path, body, step.schema)
         elif step is not None and not isinstance(step, Free) and self._send_guided_keys:
             try:
-                data = self.request("POST", path, {**body, **_guided_keys(step)})
+                data = self.request("POST", path, {**body, **guided_keys(step)})
             except ModelError as exc:
                 if isinstance(exc, ModelUnavailable | PromptTooLong) or not any(
                         f" answered {code}:" in exc.message for code in (400, 422)):
@@ -425,11 +369,11 @@ class OpenAIModel:
         failure or an overloaded server says nothing about the format and is handled as for any request.
         """
         style = self._schema_style or 0
-        body["response_format"] = _SCHEMA_FORMATS[style](schema)
+        body["response_format"] = SCHEMA_FORMATS[style](schema)
         probing = self._schema_style is None
-        response = self._send("POST", path, body, final=_refuses_format if probing else lambda r: False)
-        if probing and _refuses_format(response):
-            body["response_format"] = _SCHEMA_FORMATS[1](schema)
+        response = self._send("POST", path, body, final=refuses_format if probing else lambda r: False)
+        if probing and refuses_format(response):
+            body["response_format"] = SCHEMA_FORMATS[1](schema)
             other = self._send("POST", path, body)
             if other.status_code < 400:
                 self._schema_style = 1
@@ -487,7 +431,7 @@ class OpenAIModel:
             matches = [lp for tok, lp in top if tok.strip() == target and tok.strip()]
             if matches:
                 found_any = True
-                logprobs.append(_logsumexp(matches))
+                logprobs.append(logsumexp(matches))
             else:
                 logprobs.append(floor)
         if not found_any:

@@ -69,12 +69,6 @@ class LoadedRun:
     def subjects(self) -> list[str]:
         return sorted({r["subject"] for r in self.responses})
 
-    def by_status(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for r in self.responses:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
-        return counts
-
     def to_pandas(self) -> Any:
         import pandas as pd
 

@@ -28,8 +28,8 @@ from proceval.dataset import Item
 from proceval.errors import ProcevalError, RunError
 from proceval.models.base import LanguageModel, ModelIdentity, ModelUnavailable, load_model, split_spec
 from proceval.models.cache import CachedModel, CallCache
-from proceval.run.subjects import Subject
 from proceval.solvers.scorers import Scorer, score_record
+from proceval.solvers.subjects import Subject
 
 Unit = tuple[Subject, Item, int]  # who answers, what, at which position of its order
 

@@ -16,8 +16,7 @@ import os
 import platform
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
@@ -26,7 +25,6 @@ from typing import Any
 
 from proceval import __version__
 from proceval.core.records import check_run_manifest
-from proceval.core.task import Task
 from proceval.dataset import Dataset, Item
 from proceval.errors import ProcevalError, RunError
 from proceval.ids import content_id
@@ -47,32 +45,25 @@ from proceval.run.io import (
     write_json_atomic,
     write_responses_atomic,
 )
-from proceval.run.prompts import PromptBuilder
-from proceval.run.scoring import SCORINGS
-from proceval.run.subjects import (
-    Memory,
+from proceval.run.lanes import Step, answer_step, memory_chain, ordered_work, run_lanes
+from proceval.solvers import SOLVERS, Solver
+from proceval.solvers.model import DEFAULT_MAX_TOKENS, ModelSolver, Settings
+from proceval.solvers.prompts import PromptBuilder
+from proceval.solvers.scorers import load_scorers
+from proceval.solvers.scoring import SCORINGS
+from proceval.solvers.subjects import (
     Subject,
     answer_order,
     check_persona_options,
     make_subjects,
-    recall,
     unknown_items,
 )
-from proceval.solvers import SOLVERS, Solver
-from proceval.solvers.model import DEFAULT_MAX_TOKENS, ModelSolver, Settings
-from proceval.solvers.scorers import Scorer, load_scorers, score_record
 from proceval.tasks import dataset_task
 from proceval.ui import progress_bar
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _ordered_work(items: list[Item], subjects: list[Subject]) -> list[tuple[Subject, Item]]:
-    """Subjects one after another; within a subject items of a scenario together, similar texts adjacent."""
-    ordered = sorted(items, key=lambda it: (it.scenario_id, it.text, it.question, it.id))
-    return [(subject, item) for subject in subjects for item in ordered]
 
 
 def _config(dataset: Dataset, model: LanguageModel, builder: PromptBuilder, settings: Settings,
@@ -240,16 +231,16 @@ def run_dataset(
         cached = CachedModel(lm, cache)
         answerer = factory(cached, builder, settings)
     assert answerer is not None
-    answer = partial(_answer, answerer, task, scorers)
+    answer = partial(answer_step, answerer, task, scorers)
     lanes: list[Iterator[Step]]
     if persona_memory:
         assert isinstance(answerer, ModelSolver)  # personas are model subjects
         answered = {s.id: {r["item_id"]: r for r in existing if r["subject"] == s.id} for s in subjects}
-        lanes = [_chain(answer, answerer.builder, s, orders[s.id], answered[s.id], done, persona_memory)
+        lanes = [memory_chain(answer, answerer.builder, s, orders[s.id], answered[s.id], done, persona_memory)
                  for s in subjects]
     else:  # answers are independent: keep the prefix-sharing order, one lane per answer
         lanes = [iter([partial(answer, it, s, positions[s.id, it.id])])
-                 for s, it in _ordered_work(selected, subjects) if (s.id, it.id) not in done]
+                 for s, it in ordered_work(selected, subjects) if (s.id, it.id) not in done]
     pending = len(positions.keys() - done)
     counts_before = previous.get("counts", {})
     sessions = list(previous.get("sessions", []))
@@ -278,6 +269,8 @@ def run_dataset(
         session.update(status=status, calls=cached.calls if cached else 0, cache_hits=cached.hits if cached else 0,
                        prompt_tokens_evaluated=cached.prompt_tokens_evaluated if cached else 0,
                        wall_s=round(time.perf_counter() - started, 3))
+        if hasattr(lm, "retries"):  # requests a server backend had to send again (openai/): a flaky server shows
+            session["retries"] = int(getattr(lm, "retries", 0))
         if error:
             session["error"] = error
         every, _ = read_responses(root / RESPONSES_FILE)
@@ -294,6 +287,7 @@ def run_dataset(
             "errors": statuses.count("error"),
             "calls": sum(int(s.get("calls", 0)) for s in sessions),
             "cache_hits": sum(int(s.get("cache_hits", 0)) for s in sessions),
+            **({"retries": sum(int(s.get("retries", 0)) for s in sessions)} if hasattr(lm, "retries") else {}),
             "prompt_tokens_evaluated": sum(int(s.get("prompt_tokens_evaluated", 0)) for s in sessions),
             "wall_s": round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 3),
         }
@@ -305,8 +299,8 @@ def run_dataset(
     last_save = time.monotonic()
     try:
         with progress_bar("run", total=pending, enabled=progress) as bar:
-            records = _answers(lanes, cached.max_concurrency if cached else 1) if executor is None else (
-                executor.answers([(s, it, positions[s.id, it.id]) for s, it in _ordered_work(selected, subjects)
+            records = run_lanes(lanes, cached.max_concurrency if cached else 1) if executor is None else (
+                executor.answers([(s, it, positions[s.id, it.id]) for s, it in ordered_work(selected, subjects)
                                   if (s.id, it.id) not in done],
                                  build=partial(factory, builder=builder, settings=settings) if lm else factory,
                                  model=model, options=backend_options, task=task, scorers=scorers, cache=cache,
@@ -335,68 +329,6 @@ def run_dataset(
     if cache is not None:
         cache.close()
     return load_run(root)
-
-
-Step = Callable[[], dict[str, Any]]
-
-
-def _answer(solver: Solver, task: Task | None, scorers: dict[str, Scorer], item: Item, subject: Subject,
-            position: int = 0, memory: Memory | None = None) -> dict[str, Any]:
-    """``solver``'s record of ``subject``'s answer to ``item``, scored by the scorer of the item's kind."""
-    record = solver.answer(item, subject, position, memory)
-    score_record(item, record, task, scorers)
-    return record
-
-
-def _chain(answer: Callable[..., dict[str, Any]], builder: PromptBuilder, subject: Subject, order: list[Item],
-           answered: dict[str, dict[str, Any]], done: set[tuple[str, str]], memory: int) -> Iterator[Step]:
-    """The steps answering ``subject``'s pending items in its order, each recalling the ``memory`` items before
-    it from ``answered`` (item id → record: the run directory's records, then this session's)."""
-    for position, item in enumerate(order):
-        if (subject.id, item.id) in done:
-            continue
-
-        def step(position: int = position, item: Item = item) -> dict[str, Any]:
-            earlier = [(it, answered[it.id]) for it in order[max(0, position - memory):position]]
-            record = answer(item, subject, position, recall(builder, earlier))
-            answered[item.id] = record
-            return record
-
-        yield step
-
-
-def _answers(lanes: list[Iterator[Step]], concurrency: int) -> Iterator[dict[str, Any]]:
-    """Records as they finish. A lane's steps run one after another (a step may use the answers before it); in
-    lane order one at a time, or with steps of up to 2 × ``concurrency`` lanes in flight."""
-    if concurrency <= 1:
-        for lane in lanes:
-            for step in lane:
-                yield step()
-        return
-    pool = ThreadPoolExecutor(max_workers=concurrency)
-    running: dict[Future[dict[str, Any]], Iterator[Step]] = {}
-
-    def start(lane: Iterator[Step]) -> None:
-        if (step := next(lane, None)) is not None:
-            running[pool.submit(step)] = lane
-
-    def finished() -> Iterator[dict[str, Any]]:
-        for future in wait(running, return_when=FIRST_COMPLETED).done:
-            record = future.result()
-            start(running.pop(future))
-            yield record
-
-    try:
-        for lane in lanes:
-            start(lane)
-            while len(running) >= concurrency * 2:
-                yield from finished()
-        while running:
-            yield from finished()
-    finally:
-        for future in running:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_positions(existing: list[dict[str, Any]], done: set[tuple[str, str]],

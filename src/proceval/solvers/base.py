@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from proceval.dataset import Item
 
 if TYPE_CHECKING:  # the runner imports the solvers; they need its types only
-    from proceval.run.subjects import Memory, Subject
+    from proceval.solvers.subjects import Memory, Subject
 
 
 def new_record(item: Item, subject: Subject, position: int, strategy: str | None, scoring: str) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from proceval.dataset import Item
 from proceval.errors import ModelError
 from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong
 from proceval.models.cache import CachedModel
-from proceval.run.parse import parse_choice, parse_rating
-from proceval.run.prompts import PromptBuilder
-from proceval.run.scoring import argmax_key, call_seed, counterbalanced_orders, normalise, seeded_order
-from proceval.run.subjects import Memory, Subject
 from proceval.solvers.base import Solver, new_record
+from proceval.solvers.parse import parse_choice, parse_rating
+from proceval.solvers.prompts import PromptBuilder
+from proceval.solvers.scoring import argmax_key, call_seed, counterbalanced_orders, normalise, seeded_order
+from proceval.solvers.subjects import Memory, Subject
 
 DEFAULT_MAX_TOKENS = {"zero-shot": 16, "few-shot": 16, "cot": 256}
 

@@ -14,7 +14,7 @@ from proceval.dataset import Item
 from proceval.solvers.base import Solver, Trajectory, new_record
 
 if TYPE_CHECKING:  # the runner imports the solvers; they need its types only
-    from proceval.run.subjects import Memory, Subject
+    from proceval.solvers.subjects import Memory, Subject
 
 
 class ProgramSolver(Solver):

@@ -72,7 +72,7 @@ def sos_tokenizer() -> Any:
 
 @lru_cache(maxsize=1)
 def _builder() -> Any:
-    from proceval.run.prompts import PromptBuilder
+    from proceval.solvers.prompts import PromptBuilder
 
     return PromptBuilder("zero-shot")  # compiles its templates once
 

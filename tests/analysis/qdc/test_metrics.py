@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +191,20 @@ def test_length_stats() -> None:
     stats = length_stats(["One two. Three!", "a b c d e f"])
     assert stats["tokens_mean"] == pytest.approx((5 + 6) / 2)
     assert stats["sentences_mean"] == pytest.approx((2 + 1) / 2)
+
+
+def test_the_embedding_cache_shares_the_call_caches_store(tmp_path: Path) -> None:
+
+    from proceval.core.store import SqliteStore
+    from proceval.embeddings import EmbeddingCache
+    from proceval.errors import ModelError
+
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    assert isinstance(cache, SqliteStore)
+    cache.put_many("m", {"h": np.array([1.0, 2.0], dtype=np.float32)})
+    assert cache.get_many("m", ["h", "x"])["h"].tolist() == [1.0, 2.0] and cache.count("m") == 1 == cache.count()
+    cache.close()
+    (tmp_path / "bad.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ModelError, match="cannot open the embedding cache") as info:
+        EmbeddingCache(tmp_path / "bad.sqlite")
+    assert info.value.file == str(tmp_path / "bad.sqlite")

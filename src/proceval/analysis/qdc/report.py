@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
@@ -89,7 +88,7 @@ def _fmt(value: Any) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
-    return html.escape(str(value))
+    return str(value)  # escaped by the template
 
 
 def summary(profiles: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -103,59 +102,25 @@ def summary(profiles: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render_html(profiles: Sequence[dict[str, Any]], png: str | None) -> str:
-    e = html.escape
-    head = "".join(f"<th class='g'>{e(g)}</th>" + "<th class='g'></th>" * (len(keys) - 1)
-                   for g, keys in GROUPS.items())
-    cols = "".join(f"<th>{e(LABELS[k])}</th>" for keys in GROUPS.values() for k in keys)
-    rows = []
-    for p in profiles:
-        cells = "".join(f"<td>{_fmt(p['headline'].get(k))}</td>" for keys in GROUPS.values() for k in keys)
-        rows.append(f"<tr><th>{e(p['name'])}</th><td>{p['n_scenarios']}</td><td>{p['n_items']}</td>{cells}</tr>")
-    figure = (f"<img alt='quality versus diversity scatter' src='data:image/png;base64,{png}'>" if png
-              else "<p>No dataset has both a quality and a diversity number to plot.</p>")
+    """The page, from ``analysis/templates/qdc.html.j2`` (every name and note escaped)."""
+    from proceval.analysis.pages import render_page
+
+    rows = [{"name": p["name"], "n_scenarios": p["n_scenarios"], "n_items": p["n_items"],
+             "cells": [_fmt(p["headline"].get(k)) for keys in GROUPS.values() for k in keys]} for p in profiles]
     details = []
     for p in profiles:
-        notes = "".join(f"<li>{e(n)}</li>" for n in p["notes"]) or "<li>none</li>"
         validity = (p["quality"].get("validity") or {}).get("violations") or {}
-        violations = "".join(f"<li>{e(k)}: {v}</li>" for k, v in validity.items()) or "<li>none</li>"
         ref = (p["quality"].get("reference") or {}).get("subjects") or {}
-        ref_rows = "".join(
-            f"<tr><td>{e(s)}</td><td>{e(c)}</td><td>{_fmt(a)}</td></tr>"
-            for s, v in ref.items() for c, a in v["accuracy_by_condition"].items()
-        )
-        ref_html = (f"<table><tr><th>reference</th><th>condition</th><th>accuracy</th></tr>{ref_rows}</table>"
-                    if ref_rows else "")
         cov = p["diversity"].get("coverage", {}).get("variables", {})
-        cov_rows = "".join(
-            f"<tr><td>{e(k)}</td><td>{v['distinct']}</td><td>{v['n']}</td><td>{_fmt(v['evenness'])}</td></tr>"
-            for k, v in cov.items()
-        )
-        details.append(
-            f"<section><h3>{e(p['name'])}</h3><p class='path'>{e(p['path'])} ({e(p['kind'])}, "
-            f"template {e(str(p.get('template')))})</p>"
-            f"<h4>Constraint violations</h4><ul>{violations}</ul>{ref_html}"
-            f"<h4>Attribute coverage</h4><table><tr><th>variable</th><th>distinct values</th><th>filled</th>"
-            f"<th>evenness</th></tr>{cov_rows}</table>"
-            f"<h4>Notes</h4><ul>{notes}</ul></section>"
-        )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>proceval QDC report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: .5em 0; font-size: 13px; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 7px; text-align: right; }}
-th {{ background: #f4f4f4; }} th.g {{ text-align: left; border-bottom: none; }}
-.path {{ color: #666; font-size: 12px; }}
-</style></head><body>
-<h1>Quality, diversity and complexity</h1>
-<p>proceval {e(__version__)} · {len(profiles)} dataset(s). Diversity is measured on the scenarios (else the items),
-lengths on the rendered items (else the scenarios). ↓: lower is more diverse.</p>
-<table><tr><th></th><th></th><th></th>{head}</tr><tr><th>dataset</th><th>scenarios</th><th>items</th>{cols}</tr>
-{"".join(rows)}</table>
-<h2>Quality vs diversity</h2>{figure}
-<h2>Per dataset</h2>{"".join(details)}
-</body></html>
-"""
+        details.append({
+            "name": p["name"], "path": p["path"], "kind": p["kind"], "template": str(p.get("template")),
+            "violations": list(validity.items()), "notes": list(p["notes"]),
+            "reference": [(s, c, _fmt(a)) for s, v in ref.items() for c, a in v["accuracy_by_condition"].items()],
+            "coverage": [(k, v["distinct"], v["n"], _fmt(v["evenness"])) for k, v in cov.items()],
+        })
+    return render_page("qdc.html.j2", version=__version__, profiles=profiles, groups=list(GROUPS.items()),
+                       labels=[LABELS[k] for keys in GROUPS.values() for k in keys], rows=rows, png=png,
+                       details=details)
 
 
 def write_report(profiles: Sequence[dict[str, Any]], out: str | os.PathLike[str]) -> Path:

@@ -10,8 +10,8 @@ from typing import Any
 from proceval.dataset import Item
 from proceval.errors import RunError
 from proceval.models.base import Message
-from proceval.run.prompts import PromptBuilder
-from proceval.run.scoring import seeded_order
+from proceval.solvers.prompts import PromptBuilder
+from proceval.solvers.scoring import seeded_order
 
 PERSONA_ORDERS = ("dataset", "human", "shuffled")
 
