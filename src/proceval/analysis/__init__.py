@@ -27,7 +27,8 @@ import proceval.analysis.families
 import proceval.analysis.humans
 import proceval.analysis.joint
 import proceval.analysis.position
-import proceval.analysis.ratings  # noqa: F401  (importing registers the built-in analyses)
+import proceval.analysis.ratings
+import proceval.analysis.reasoning  # noqa: F401  (importing registers the built-in analyses)
 from proceval.analysis.base import (
     ANALYSES,
     Analysis,
