@@ -29,10 +29,10 @@ dataset:
 subjects:
   - model: hf/{model}
     solver: logic-cot
-    options: {{max_tokens: 12, n_threads: 1}}
+    options: {{max_tokens: 12, examples: 0, n_threads: 1}}
   - model: hf/{model}
     solver: logic-guide
-    options: {{formalise: proceval, max_tokens: 12}}
+    options: {{formalise: proceval, max_tokens: 12, examples: 0}}
 analysis:
   analyses: [reasoning_accuracy, soundness, content_effect]
   n_boot: 200
@@ -56,14 +56,15 @@ def test_a_task_dataset_and_solver_subjects(tmp_path: Path, tiny_model: Path) ->
     loaded = load_study(write(tmp_path, STUDY.format(model=tiny_model)))
     slug = str(tiny_model).strip("/").replace("/", "-")
     assert [s.run_name for s in loaded.study.subjects] == [
-        f"hf-{slug}-logic-cot-max_tokens-12", f"hf-{slug}-logic-guide-formalise-proceval-max_tokens-12"]
+        f"hf-{slug}-logic-cot-examples-0-max_tokens-12",
+        f"hf-{slug}-logic-guide-examples-0-formalise-proceval-max_tokens-12"]
     result = run_study(loaded, out=tmp_path / "out", progress=False)
     # the dataset is the task's own draws with the study's options and seed
     expected = make_task("prontoqa", {"hops": "1", "ontology": "true,false"}).items(6, seed=1)
     assert [i.id for i in result.dataset.items] == [i.id for i in expected]
     strategies = [{r["strategy"] for r in load_run(path).responses} for path in result.runs]
     assert strategies == [{"cot"}, {"guided-formalised"}]
-    assert load_run(result.runs[1]).info["solver"] == "logic-guide:formalise=proceval,max_tokens=12"
+    assert load_run(result.runs[1]).info["solver"] == "logic-guide:examples=0,formalise=proceval,max_tokens=12"
     report = result.report
     assert report.results["soundness"].status == "ok"
     table = report.results["reasoning_accuracy"].tables["by_cell"]

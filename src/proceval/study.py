@@ -71,6 +71,10 @@ class DatasetSpec(BaseModel):
             raise ValueError("say how many scenarios to fill with 'n', or import rows with 'from'")
         return self
 
+    def task_options(self) -> dict[str, Any]:
+        """The task's options as the command line gives them (``hops: 1`` is the text "1"), typed by the task."""
+        return {k: str(v) if isinstance(v, int | float | bool) else v for k, v in self.options.items()}
+
     @property
     def source(self) -> str:
         """The task or template name (or file) the items come from."""
@@ -383,7 +387,7 @@ def run_study(
             str(_template_arg(loaded)), out=dataset_dir, n=spec.dataset.n,
             seed=spec.seed if spec.dataset.seed is None else spec.dataset.seed,
             from_files=[loaded.resolve(f) for f in spec.dataset.from_files], strict=spec.dataset.strict,
-            force=redo, writer=spec.dataset.writer, progress=progress, options=spec.dataset.options or None,
+            force=redo, writer=spec.dataset.writer, progress=progress, options=spec.dataset.task_options() or None,
         )
         state.record("generate", hashes["generate"], dataset_dir)
         stages.append(StageOutcome("generate", "ran", dataset_dir,
@@ -455,7 +459,7 @@ def check_study(loaded: LoadedStudy) -> list[str]:
 
         _template_identity(loaded)  # the task exists
         try:
-            make_task(study.dataset.task, study.dataset.options)
+            make_task(study.dataset.task, study.dataset.task_options())
         except ProcevalError as exc:
             _, task_lines = read_yaml(loaded.path, StudyError)
             raise StudyError(exc.message, file=loaded.path, line=task_lines.line_for(("dataset", "options")),

@@ -61,10 +61,14 @@ class LogicGuideOptions:
     guide: bool = True  # constrain the formal blocks (false: unguided chain of thought)
     formalise: str = "model"  # who formalises the problem: model, or proceval (an ablation)
     max_tokens: int = 320  # tokens the model may write per problem
+    examples: int = 2  # worked examples before the problem (0-2)
 
     def __post_init__(self) -> None:
         if self.formalise not in FORMALISERS:
             raise RunError(f"formalise={self.formalise!r}: choose model or proceval", field="option formalise")
+        if not 0 <= self.examples <= len(EXAMPLES):
+            raise RunError(f"examples={self.examples}: give 0 to {len(EXAMPLES)} worked examples",
+                           field="option examples")
         if self.max_tokens < 1:
             raise RunError("max_tokens must be at least 1", field="option max_tokens")
 
@@ -85,9 +89,9 @@ def problem_message(text: str, question: str, formalise: str) -> str:
     return f"{text}\n{question}{given}"
 
 
-def messages_for(item: Item, formalise: str) -> list[Message]:
+def messages_for(item: Item, formalise: str, examples: int = len(EXAMPLES)) -> list[Message]:
     messages = [Message("system", SYSTEM)]
-    for text, question, steps, verdict in EXAMPLES:
+    for text, question, steps, verdict in EXAMPLES[:examples]:
         messages += [Message("user", problem_message(text, question, formalise)),
                      Message("assistant", worked(text, question, steps, verdict, formalise))]
     return [*messages, Message("user", problem_message(item.text, item.question, formalise))]
@@ -95,7 +99,7 @@ def messages_for(item: Item, formalise: str) -> list[Message]:
 
 class LogicGuideSolver(Solver):
     """A model under the logic guide (or not), on True/False deduction items (``prontoqa``). Options:
-    ``guide`` (true), ``formalise`` (``model`` or ``proceval``), ``max_tokens`` (320)."""
+    ``guide`` (true), ``formalise`` (``model`` or ``proceval``), ``max_tokens`` (320), ``examples`` (2)."""
 
     name = "logic-guide"
     kind = "model"
@@ -144,7 +148,7 @@ class LogicGuideSolver(Solver):
         guide = StepGuide(theory, infer_only=opts.formalise == "proceval") if opts.guide else None
         config = GenerateConfig(max_tokens=opts.max_tokens, temperature=self.s.temperature,
                                 seed=call_seed(self.s.seed, subject.id, item.id), constraint=guide)
-        messages = messages_for(item, opts.formalise)
+        messages = messages_for(item, opts.formalise, opts.examples)
         gen = self.model.generate(messages, config)
         certificate = certify(gen.text, theory)
         if opts.guide:
