@@ -4,6 +4,7 @@ the plumbing: conditions, labels, the ablation note, resuming)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_a_task_dataset_and_solver_subjects(tmp_path: Path, tiny_model: Path) ->
     ("  task: prontoqa\n", "", "'template' (a causal template) or 'task'"),
 ])
 def test_dataset_source_mistakes(tmp_path: Path, old: str, new: str, needle: str) -> None:
-    with pytest.raises(StudyError, match=needle):
+    with pytest.raises(StudyError, match=re.escape(needle)):
         load_study(write(tmp_path, STUDY.format(model="m").replace(old, new)))
 
 
