@@ -103,3 +103,15 @@ def test_three_conditions_on_the_embedded_model(tmp_path: Path) -> None:
             assert record["correct"] == (logic["answer"] == item.answer)
     # the proceval-formalised condition is short: every problem ends with its proved answer
     assert all(r["logic"]["finish_reason"] == "stop" for r in runs["guided-formalised"].responses)
+
+
+def test_run_option_mistakes_are_named_without_a_traceback(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from proceval.cli.main import main
+
+    ds = prontoqa_dataset(tmp_path / "pq", 1)
+    code = main(["run", str(ds.path), "--solver", "logic-guide", "--option", "hop=1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "solver 'logic-guide' has no option 'hop'" in err and "formalise" in err
+    assert not (tmp_path / "r").exists()
