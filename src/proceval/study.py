@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -35,18 +35,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from proceval import __version__
-from proceval.errors import StudyError
+from proceval.errors import ProcevalError, StudyError
 from proceval.ids import content_id, file_sha256
 
 STATE_FILE = "study-state.json"
 
 
 class DatasetSpec(BaseModel):
-    """Where the items come from: a template filled from its lexicon (``n``), from table files, or a writer."""
+    """Where the items come from: a template filled from its lexicon (``n``), from table files, or a writer; or
+    ``n`` draws of a Python task (``task``, with its ``options``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    template: str = Field(description="built-in template name or a YAML file (relative to the study file)")
+    template: str | None = Field(None, description="built-in template name or a YAML file (relative to the study "
+                                                   "file)")
+    task: str | None = Field(None, description="a Python task (`proceval tasks`), e.g. prontoqa")
+    options: dict[str, Any] = Field(default_factory=dict, description="the task's options, e.g. hops: 1-3")
     n: int | None = Field(None, ge=1, description="scenarios to fill from the lexicon or the writer")
     from_files: list[str] = Field(default_factory=list, alias="from",
                                   description="table files of filled rows (relative to the study file)")
@@ -56,11 +60,25 @@ class DatasetSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
+        if (self.template is None) == (self.task is None):
+            raise ValueError("name either a 'template' or a 'task', not both" if self.template else
+                             "name the items' source: 'template' (a causal template) or 'task' (a Python task)")
+        if self.task is not None and (self.from_files or self.writer):
+            raise ValueError("a Python task draws its own items: 'from' and 'writer' are for templates")
         if self.from_files and self.writer:
             raise ValueError("choose one scenario source: 'from' (table files) or 'writer', not both")
         if not self.from_files and self.n is None:
             raise ValueError("say how many scenarios to fill with 'n', or import rows with 'from'")
         return self
+
+    def task_options(self) -> dict[str, Any]:
+        """The task's options as the command line gives them (``hops: 1`` is the text "1"), typed by the task."""
+        return {k: str(v) if isinstance(v, int | float | bool) else v for k, v in self.options.items()}
+
+    @property
+    def source(self) -> str:
+        """The task or template name (or file) the items come from."""
+        return str(self.task or self.template)
 
 
 class SubjectSpec(BaseModel):
@@ -70,6 +88,8 @@ class SubjectSpec(BaseModel):
 
     name: str | None = Field(None, description="run directory name (default: derived from the model spec)")
     model: str = Field(description="model spec, e.g. local/smollm2-135m or openai/NAME")
+    solver: str = Field("model", description="who answers with the model: model (under 'strategy'), or a solver "
+                                             "such as logic-guide; its options go in 'options' beside the backend's")
     strategy: Literal["zero-shot", "cot", "few-shot"] = "zero-shot"
     scoring: Literal["auto", "logprob", "generate"] = "auto"
     system: str | None = None
@@ -79,7 +99,8 @@ class SubjectSpec(BaseModel):
     temperature: float = Field(0.0, ge=0)
     max_tokens: int | None = Field(None, ge=1)
     option_format: str = "letters"
-    options: dict[str, Any] = Field(default_factory=dict, description="backend options, e.g. base_url")
+    options: dict[str, Any] = Field(default_factory=dict, description="backend options, e.g. base_url, and the "
+                                                                     "solver's own, e.g. formalise: proceval")
     personas: str | None = Field(None, description="persona table or long human table (relative to the study "
                                                    "file): each persona answers as its own respondent")
     persona_template: str | None = Field(None, description="Jinja2 text or a file (relative to the study file)")
@@ -97,12 +118,30 @@ class SubjectSpec(BaseModel):
             raise ValueError(f"{', '.join(given)} need 'personas' (a persona table or a long human table)")
         return self
 
+    def split_options(self) -> tuple[str, dict[str, Any]]:
+        """The registered solver name with its options, and the backend options (the rest of ``options``)."""
+        from proceval.solvers import SOLVERS, configured
+
+        if self.solver == "model":
+            return "model", dict(self.options)
+        declared = getattr(SOLVERS.get(self.solver.partition(":")[0]), "Options", None)
+        names = {f.name for f in fields(declared)} if declared is not None else set()
+        mine = {k: v for k, v in self.options.items() if k in names}
+        return configured(self.solver, mine), {k: v for k, v in self.options.items() if k not in names}
+
     @property
     def run_name(self) -> str:
         if self.name:
             return self.name
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.model).strip("-")
+        if self.solver != "model":
+            try:
+                solver = self.split_options()[0]
+            except ProcevalError:  # an unknown solver or option: named where the study is checked or run
+                solver = self.solver
+            return f"{slug}-" + re.sub(r"[^A-Za-z0-9._-]+", "-", solver).strip("-")
         return f"{slug}-{self.strategy}" + ("-personas" if self.personas else "")
+
 
 
 class AnalysisSpec(BaseModel):
@@ -236,8 +275,11 @@ def _template_identity(loaded: LoadedStudy) -> dict[str, Any]:
     from proceval.tasks import TASKS
     from proceval.templates import builtin_templates
 
-    spec = loaded.study.dataset.template
+    spec = loaded.study.dataset.source
     builtins = builtin_templates()
+    if loaded.study.dataset.task is not None and spec not in TASKS:
+        raise StudyError(TASKS.unknown_message(spec), file=loaded.path, field="dataset.task",
+                         hint=f"Python tasks: {', '.join(TASKS.names())}")
     if spec in TASKS and spec not in builtins:  # a Python task: its code is the installed proceval's
         return {"task": spec, "proceval": __version__}
     if spec in builtins:
@@ -280,9 +322,11 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
     generate_inputs = {"template": _template_identity(loaded), "n": spec.n, "writer": spec.writer,
                        "seed": study.seed if spec.seed is None else spec.seed, "strict": spec.strict,
                        "from": [_file_digest(loaded.resolve(f)) for f in spec.from_files]}
+    if spec.options:  # (only when given, so studies written before task options keep their hashes)
+        generate_inputs["options"] = spec.options
     hashes = {"generate": content_id("generate", generate_inputs, length=24)}
     for subject in study.subjects:
-        settings = subject.model_dump(exclude={"name"})
+        settings = subject.model_dump(exclude={"name"} | ({"solver"} if subject.solver == "model" else set()))
         settings["seed"] = study.seed if subject.seed is None else subject.seed
         if subject.personas:  # the population is part of the run's inputs: its table, and a template file
             settings["personas"] = _file_digest(loaded.resolve(subject.personas))
@@ -338,12 +382,12 @@ def run_study(
         stages.append(StageOutcome("generate", "skipped", dataset_dir, "unchanged inputs"))
     else:
         redo = dataset_dir.exists()
-        say(f"generate: {spec.dataset.template} → {dataset_dir}")
+        say(f"generate: {spec.dataset.source} → {dataset_dir}")
         dataset = generate(
             str(_template_arg(loaded)), out=dataset_dir, n=spec.dataset.n,
             seed=spec.seed if spec.dataset.seed is None else spec.dataset.seed,
             from_files=[loaded.resolve(f) for f in spec.dataset.from_files], strict=spec.dataset.strict,
-            force=redo, writer=spec.dataset.writer, progress=progress,
+            force=redo, writer=spec.dataset.writer, progress=progress, options=spec.dataset.task_options() or None,
         )
         state.record("generate", hashes["generate"], dataset_dir)
         stages.append(StageOutcome("generate", "ran", dataset_dir,
@@ -364,7 +408,9 @@ def run_study(
             state.forget(stage)
         if force and run_dir.exists():  # redo means ask again: neither the answers nor the call cache are kept
             shutil.rmtree(run_dir)
-        say(f"run: {subject.model} ({subject.strategy}, {subject.scoring}) → {run_dir}")
+        solver, backend = subject.split_options()
+        how = f"{subject.strategy}, {subject.scoring}" if solver == "model" else solver
+        say(f"run: {subject.model} ({how}) → {run_dir}")
         seed = spec.seed if subject.seed is None else subject.seed
         run_dataset(
             dataset, subject.model, run_dir, strategy=subject.strategy, scoring=subject.scoring,
@@ -372,7 +418,7 @@ def run_study(
             temperature=subject.temperature, max_tokens=subject.max_tokens, option_format=subject.option_format,
             personas=_personas(loaded, subject, seed), persona_order=subject.persona_order,
             persona_memory=subject.persona_memory, progress=progress, force=changed and run_dir.exists(),
-            **subject.options,
+            solver=solver, **backend,
         )
         state.record(stage, hashes[stage], run_dir)
         stages.append(StageOutcome(stage, "resumed" if resumed else "ran", run_dir))
@@ -390,7 +436,7 @@ def run_study(
             run_dirs, out=report_dir, dataset=dataset,
             humans=loaded.resolve(spec.humans) if spec.humans else None, analyses=analysis.analyses,
             seed=spec.seed if analysis.seed is None else analysis.seed, n_boot=analysis.n_boot,
-            level=analysis.level, title=analysis.title or f"{spec.name}: {spec.description or spec.dataset.template}",
+            level=analysis.level, title=analysis.title or f"{spec.name}: {spec.description or spec.dataset.source}",
             options=analysis.options, progress=progress,
         )
         state.record("analyze", hashes["analyze"], report_dir)
@@ -408,13 +454,30 @@ def check_study(loaded: LoadedStudy) -> list[str]:
     from proceval.templates.yamlio import format_loc, read_yaml
 
     study = loaded.study
-    load_template(_template_arg(loaded))
+    if study.dataset.task is not None:
+        from proceval.tasks import make_task
+
+        _template_identity(loaded)  # the task exists
+        try:
+            make_task(study.dataset.task, study.dataset.task_options())
+        except ProcevalError as exc:
+            _, task_lines = read_yaml(loaded.path, StudyError)
+            raise StudyError(exc.message, file=loaded.path, line=task_lines.line_for(("dataset", "options")),
+                             field="dataset.options", hint=exc.hint) from None
+    else:
+        load_template(_template_arg(loaded))
     _, lines = read_yaml(loaded.path, StudyError)
     models: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = []
     if study.dataset.writer:
         models.append((study.dataset.writer, {}, ("dataset", "writer")))
-    models += [(s.model, s.options, ("subjects", i)) for i, s in enumerate(study.subjects)]
     notes = []
+    for i, subject in enumerate(study.subjects):
+        try:
+            models.append((subject.model, subject.split_options()[1], ("subjects", i)))
+        except ProcevalError as exc:  # an unknown solver, or an option it refuses
+            at: tuple[str | int, ...] = ("subjects", i, "solver" if "solver" in exc.message else "options")
+            raise StudyError(exc.message, file=loaded.path, line=lines.line_for(at), field=format_loc(at),
+                             hint=exc.hint) from None
     for spec, options, where in models:
         try:
             notes += check_model(spec, options)
@@ -450,6 +513,6 @@ def _check_analysis(loaded: LoadedStudy, lines: Any) -> None:
 def _template_arg(loaded: LoadedStudy) -> str | Path:
     from proceval.tasks import TASKS
 
-    name = loaded.study.dataset.template
+    name = loaded.study.dataset.source
     return name if name in TASKS else loaded.resolve(name)
 

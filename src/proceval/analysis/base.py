@@ -86,7 +86,7 @@ def _import_builtins() -> dict[str, Analysis]:
 
 BUILTIN_MODULES = tuple(f"proceval.analysis.{name}" for name in (
     "accuracy", "calibration", "effects", "families", "humans", "joint", "position", "ratings", "irt", "alignment",
-    "search"))
+    "reasoning", "search"))
 
 # name → Analysis. Plugins add analyses under the ``proceval.analyses`` entry-point group: the entry point names a
 # module whose import registers them with :func:`register_analysis`.

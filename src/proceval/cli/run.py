@@ -29,7 +29,9 @@ def register(subparsers: Any) -> None:
                    help="provider/model: local/smollm2-135m (default), llama-cpp/PATH.gguf, openai/MODEL, hf/NAME")
     p.add_argument("--out", "-o", required=True, help="run directory to write (or resume)")
     p.add_argument("--solver", default="model", help="who answers: model (default: --model under --prompt), "
-                   "guided, calculator (a program), or a plugin's solver")
+                   "guided, logic-guide, logic-cot, calculator (a program), or a plugin's solver")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", dest="solver_options",
+                   help="a solver option (repeatable), e.g. --solver logic-guide --option formalise=proceval")
     p.add_argument("--prompt", dest="strategy", choices=STRATEGIES, default="zero-shot", help="prompt strategy")
     p.add_argument("--scoring", choices=SCORINGS, default="auto",
                    help="logprob (option probabilities), generate (parse a sampled answer), auto")
@@ -83,7 +85,9 @@ def backend_options(provider: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from proceval.core.task import parse_options
     from proceval.run import run_dataset
+    from proceval.solvers import configured
 
     provider, _ = split_spec(args.model)
     ray = ray_settings(args)
@@ -135,7 +139,7 @@ def run_command(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         prompt_dir=args.prompt_dir,
         force=args.force,
-        solver=args.solver,
+        solver=configured(args.solver, parse_options(args.solver_options)),
         executor=executor,
         split=args.split,
         **backend_options(provider, args),

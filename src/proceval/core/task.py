@@ -150,12 +150,13 @@ class Task:
         return cls(config_from_options(cls.Config, options or {}, cls.name))
 
 
-def config_from_options(config_class: type, options: dict[str, Any], task: str) -> Any:
-    """Build ``config_class`` from ``options``; strings are converted to the fields' types (int, float, bool)."""
+def config_from_options(config_class: type, options: dict[str, Any], task: str, what: str = "task") -> Any:
+    """Build ``config_class`` from ``options``; strings are converted to the fields' types (int, float, bool).
+    ``what`` names the kind of thing configured in errors (a task, a solver)."""
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     unknown = sorted(set(options) - set(fields))
     if unknown:
-        raise TaskError(f"task {task!r} has no option {', '.join(map(repr, unknown))}",
+        raise TaskError(f"{what} {task!r} has no option {', '.join(map(repr, unknown))}",
                         field="option", hint=f"its options: {', '.join(fields) or 'none'}")
     hints = get_type_hints(config_class)
     values = {}
@@ -170,7 +171,7 @@ def config_from_options(config_class: type, options: dict[str, Any], task: str) 
     try:
         return config_class(**values)
     except (TypeError, ValueError) as exc:
-        raise TaskError(f"task {task!r}: {exc}", field="option") from None
+        raise TaskError(f"{what} {task!r}: {exc}", field="option") from None
 
 
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
