@@ -81,6 +81,18 @@ class DatasetSpec(BaseModel):
         return str(self.task or self.template)
 
 
+class RaySpec(BaseModel):
+    """``proceval.run.ray.RayExecutor``'s settings, as a study file gives them."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: str | None = None
+    actors: int = Field(1, ge=1)
+    num_cpus: float = Field(1.0, gt=0)
+    num_gpus: float = Field(0.0, ge=0)
+    base_urls: list[str] = Field(default_factory=list)
+    per_endpoint: int = Field(4, ge=1)
+
+
 class SubjectSpec(BaseModel):
     """A model given the items, with its prompting and scoring; with ``personas``, a simulated population."""
 
@@ -108,6 +120,8 @@ class SubjectSpec(BaseModel):
     persona_seed: int | None = Field(None, description="seed of that draw (default: the subject's seed)")
     persona_order: Literal["dataset", "human", "shuffled"] = "dataset"
     persona_memory: int = Field(0, ge=0, description="earlier items (and own answers) each prompt recalls")
+    executor: Literal["local", "ray"] = Field("local", description="where the items are answered (docs/scale.md)")
+    ray: RaySpec | None = Field(None, description="the Ray cluster and actors (with executor: ray)")
 
     @model_validator(mode="after")
     def _personas_named(self) -> SubjectSpec:
@@ -326,7 +340,9 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
         generate_inputs["options"] = spec.options
     hashes = {"generate": content_id("generate", generate_inputs, length=24)}
     for subject in study.subjects:
-        settings = subject.model_dump(exclude={"name"} | ({"solver"} if subject.solver == "model" else set()))
+        # where the items are answered does not change the answers (a Ray run equals a local one): not hashed
+        settings = subject.model_dump(exclude={"name", "executor", "ray"}
+                                      | ({"solver"} if subject.solver == "model" else set()))
         settings["seed"] = study.seed if subject.seed is None else subject.seed
         if subject.personas:  # the population is part of the run's inputs: its table, and a template file
             settings["personas"] = _file_digest(loaded.resolve(subject.personas))
@@ -345,6 +361,14 @@ def stage_hashes(loaded: LoadedStudy, out: Path) -> dict[str, str]:
     runs = [hashes[f"run:{s.run_name}"] for s in study.subjects]
     hashes["analyze"] = content_id("analyze", runs, humans, analysis, __version__, length=24)
     return hashes
+
+
+def _executor(subject: SubjectSpec) -> Any:
+    if subject.executor == "local":
+        return None
+    from proceval.run.ray import RayExecutor
+
+    return RayExecutor(**(subject.ray or RaySpec()).model_dump())
 
 
 def run_study(
@@ -418,7 +442,7 @@ def run_study(
             temperature=subject.temperature, max_tokens=subject.max_tokens, option_format=subject.option_format,
             personas=_personas(loaded, subject, seed), persona_order=subject.persona_order,
             persona_memory=subject.persona_memory, progress=progress, force=changed and run_dir.exists(),
-            solver=solver, **backend,
+            solver=solver, executor=_executor(subject), **backend,
         )
         state.record(stage, hashes[stage], run_dir)
         stages.append(StageOutcome(stage, "resumed" if resumed else "ran", run_dir))

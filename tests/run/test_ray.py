@@ -192,3 +192,22 @@ def test_embedded_model_on_ray_writes_the_local_run_directory(cluster: None, tmp
     again = run_dataset(dataset, "local/smollm2-135m", ray_dir, limit=2, progress=False, n_threads=1,
                         executor=RayExecutor(actors=2))  # resumed: nothing left to do
     assert again.info["sessions"][-1]["pending"] == 0 and again.info["counts"]["calls"] == calls
+
+
+def test_a_study_subject_runs_on_ray_like_a_local_one(cluster: None, tiny_hf_path: Path, tmp_path: Path) -> None:
+    from proceval.study import run_study
+
+    text = f"""\
+name: on-ray
+dataset: {{template: tom, n: 1}}
+subjects:
+  - {{name: local, model: hf/{tiny_hf_path}, scoring: logprob, limit: 4, options: {{n_threads: 1}}}}
+  - {{name: ray, model: hf/{tiny_hf_path}, scoring: logprob, limit: 4, options: {{n_threads: 1}},
+      executor: ray, ray: {{actors: 1}}}}
+analysis: {{n_boot: 100, analyses: [accuracy]}}
+"""
+    (tmp_path / "study.yaml").write_text(text, encoding="utf-8")
+    result = run_study(tmp_path / "study.yaml", out=tmp_path / "out", progress=False)
+    local, ray = (tmp_path / "out" / "runs" / name for name in ("local", "ray"))
+    assert _timeless(local) == _timeless(ray) and len(_timeless(ray)) == 4
+    assert load_run(ray).info["sessions"][-1]["executor"]["kind"] == "ray" and result.report is not None
