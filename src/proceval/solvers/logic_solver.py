@@ -30,12 +30,12 @@ from proceval.dataset import Item
 from proceval.errors import ProcevalError, RunError
 from proceval.models.base import LanguageModel, Message, ModelUnavailable, PromptTooLong
 from proceval.models.cache import CachedModel
-from proceval.run.prompts import PromptBuilder
-from proceval.run.scoring import call_seed
-from proceval.run.subjects import Memory, Subject
 from proceval.solvers.base import Solver, new_record
 from proceval.solvers.logic_guide import StepGuide
 from proceval.solvers.model import Settings
+from proceval.solvers.prompts import PromptBuilder
+from proceval.solvers.scoring import call_seed
+from proceval.solvers.subjects import Memory, Subject
 from proceval.tasks.logic import Theory, certify, formalize, theory_of
 
 FORMALISERS = ("model", "proceval")
