@@ -79,7 +79,7 @@ def training_and_decoding(steps: int, decode: int, max_tokens: int) -> dict[str,
 
     from proceval.generate import generate
     from proceval.models.hf import HFModel
-    from proceval.run.prompts import PromptBuilder
+    from proceval.solvers.prompts import PromptBuilder
     from proceval.tasks.countdown.streams import write_streams
     from proceval.train.sft import TrainSettings, train_sft
 

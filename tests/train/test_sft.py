@@ -63,7 +63,7 @@ def _streams_file(tmp_path: Path) -> Path:
 def test_a_trained_model_runs_as_hf_on_the_prompt_it_was_trained_on(tmp_path: Path) -> None:
     from proceval.models.hf import HFModel
     from proceval.run import run_dataset
-    from proceval.run.prompts import PromptBuilder
+    from proceval.solvers.prompts import PromptBuilder
 
     generate("countdown", out=tmp_path / "data", n=12, seed=0, options={"inputs": "2"}, progress=False)
     write_streams(tmp_path / "data", tmp_path / "streams", strategy="dfs-sum")
