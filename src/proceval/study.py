@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from proceval import __version__
 from proceval.errors import ProcevalError, StudyError
@@ -205,7 +205,7 @@ class LoadedStudy:
 
 def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     """Read and check a study file. Errors name the file, line and field, with the known keys for typos."""
-    from proceval.templates.yamlio import format_loc, read_yaml, validation_error
+    from proceval.templates.yamlio import format_loc, read_yaml, validate_yaml
 
     file = Path(path)
     if not file.is_file():
@@ -213,11 +213,8 @@ def load_study(path: str | os.PathLike[str]) -> LoadedStudy:
     data, lines = read_yaml(file, StudyError)
     if not isinstance(data, dict):
         raise StudyError("a study file is a mapping of keys (name, dataset, subjects, ...)", file=file, line=1)
-    try:
-        study = Study.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, Study, StudyError, file=file, lines=lines,
-                               hint="see docs/study.md for the keys of a study file") from None
+    study = validate_yaml(data, Study, StudyError, file=file, lines=lines,
+                          hint="see docs/study.md for the keys of a study file")
     loaded = LoadedStudy(study, file)
     files: list[tuple[str | None, tuple[str | int, ...]]] = [(study.humans, ("humans",))]
     files += [(f, ("dataset", "from", i)) for i, f in enumerate(study.dataset.from_files)]

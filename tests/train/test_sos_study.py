@@ -74,3 +74,15 @@ def test_star_keeps_what_the_verifier_accepts_and_the_analysis_counts_score_abov
     assert table.loc["program/countdown-bfs1-sum", "ci_high"] == pytest.approx(centre + half, abs=1e-5)
     strategies = report.results["search"].tables["by_strategy"]
     assert strategies[strategies["subject"] == "program/countdown-dfs-sum"]["resembles"].tolist() == ["dfs-sum"]
+
+
+def test_a_mistyped_key_in_the_sos_section_is_named_with_its_line(tmp_path: Path) -> None:
+    from proceval.errors import StudyError
+    from proceval.train.experiment import load_sos_study
+
+    file = tmp_path / "study.yaml"
+    file.write_text("# an sos study\nsos:\n  model: tiny\n  train:\n    epocs: 2\n", encoding="utf-8")
+    with pytest.raises(StudyError) as caught:
+        load_sos_study(file)
+    error = caught.value
+    assert error.line == 5 and error.field == "sos.train.epocs" and "'epochs'" in (error.hint or "")

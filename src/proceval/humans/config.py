@@ -15,10 +15,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from proceval.errors import HumansError
-from proceval.templates.yamlio import read_yaml, validation_error
+from proceval.templates.yamlio import read_yaml, validate_yaml
 
 DEFAULT_ADMIN_TOKEN_ENV = "PROCEVAL_ADMIN_TOKEN"
 MIN_ADMIN_TOKEN_CHARS = 32
@@ -179,8 +179,5 @@ def load_study_config(path: str | os.PathLike[str] | None) -> StudyConfig:
         data = {}
     if not isinstance(data, dict):
         raise HumansError("a study config must be a mapping of fields", file=file, line=1)
-    try:
-        return StudyConfig.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, StudyConfig, HumansError, file=file, lines=lines,
-                               hint="see docs/humans.md for the fields a study config takes") from None
+    return validate_yaml(data, StudyConfig, HumansError, file=file, lines=lines,
+                         hint="see docs/humans.md for the fields a study config takes")

@@ -16,13 +16,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from proceval.errors import HumansError
-from proceval.templates.yamlio import LineMap, read_yaml, validation_error
+from proceval.templates.yamlio import LineMap, read_yaml, validate_yaml
 
 MAPPING_SUFFIX = ".mapping.yaml"
 
@@ -179,16 +178,12 @@ def load_mapping(source: str | os.PathLike[str] | dict[str, Any] | HumanMapping)
         data: Any = source
         lines = LineMap()
     else:
-
         file = Path(source)
         if not file.is_file():
             raise HumansError("no such mapping file", file=file)
         data, lines = read_yaml(file, HumansError)
-    try:
-        return HumanMapping.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, HumanMapping, HumansError, file=file, lines=lines,
-                               hint="see docs/families.md (human data) for the mapping keys") from None
+    return validate_yaml(data, HumanMapping, HumansError, file=file, lines=lines,
+                         hint="see docs/families.md (human data) for the mapping keys")
 
 
 def cell_text(value: Any) -> str:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from proceval.errors import TemplateError
 from proceval.templates.schema import TemplateSpec
 from proceval.templates.template import Template
 from proceval.templates.validate import _Validator
-from proceval.templates.yamlio import load_yaml, validation_error
+from proceval.templates.yamlio import load_yaml, validate_yaml
 
 
 def load_template_text(text: str, path: Path | None = None, display: str | None = None) -> Template:
@@ -23,10 +21,7 @@ def load_template_text(text: str, path: Path | None = None, display: str | None 
     data, lines = load_yaml(text, where, TemplateError)
     if not isinstance(data, dict):
         raise TemplateError("a template must be a YAML mapping (name:, variables:, story:, ...)", file=where)
-    try:
-        spec = TemplateSpec.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, TemplateSpec, TemplateError, file=where, lines=lines) from None
+    spec = validate_yaml(data, TemplateSpec, TemplateError, file=where, lines=lines)
     template = Template(spec=spec, source_text=text, path=path, lines=lines)
     _Validator(template, where).run()
     return template

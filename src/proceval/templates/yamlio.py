@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -158,10 +158,34 @@ def format_loc(loc: Path_) -> str:
     return ".".join(str(p) for p in loc if p != "__root__") or "(top level)"
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_model(path: str | Path, model: type[M], error: type[ProcevalError], *, hint: str | None = None,
+               at: Path_ = ()) -> M:
+    """Read the YAML file ``path`` and validate it (or its section ``at``, e.g. ``("sos",)``) as ``model``;
+    bad YAML or a rejected value is one ``error`` naming the file, line and field."""
+    data, lines = read_yaml(path, error)
+    for key in at:
+        data = data.get(key) if isinstance(data, dict) else None
+    return validate_yaml(data or {}, model, error, file=path, lines=lines, hint=hint, at=at)
+
+
+def validate_yaml(data: object, model: type[M], error: type[ProcevalError], *, file: str | Path | None,
+                  lines: LineMap, hint: str | None = None, at: Path_ = ()) -> M:
+    """``model`` validated from parsed YAML ``data`` (found at ``at`` in the file); see :func:`validation_error`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, model, error, file=file, lines=lines, hint=hint, at=at) from None
+
+
 def validation_error(exc: ValidationError, model: type[BaseModel], error: type[ProcevalError], *,
-                     file: str | Path | None, lines: LineMap, hint: str | None = None) -> ProcevalError:
+                     file: str | Path | None, lines: LineMap, hint: str | None = None,
+                     at: Path_ = ()) -> ProcevalError:
     """The one error shown for a YAML file that ``model`` rejected (templates, study files, study configs,
     mappings): its first problem with line and field, "did you mean" for an unknown key, and how many more.
+    ``at`` is where in the file the validated section sits (lines and fields are named from the top).
 
     A mistyped key also makes a required key "missing": the unknown key is reported first, it is the cause.
     """
@@ -178,7 +202,9 @@ def validation_error(exc: ValidationError, model: type[BaseModel], error: type[P
         message = "required key is missing"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return error(message, file=file, line=lines.line_for(loc), field=format_loc(loc) if loc else None, hint=hint)
+    where = (*at, *loc)
+    return error(message, file=file, line=lines.line_for(where), field=format_loc(where) if where else None,
+                 hint=hint)
 
 
 def known_keys(model: type[BaseModel], loc: Path_) -> list[str]:

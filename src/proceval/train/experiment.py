@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from proceval.errors import StudyError
 from proceval.ids import content_id
@@ -66,14 +66,9 @@ class SosStudy(_Section):
 
 
 def load_sos_study(path: Path) -> SosStudy:
-    from proceval.templates.yamlio import read_yaml, validation_error
+    from proceval.templates.yamlio import read_model
 
-    data, lines = read_yaml(path, StudyError)
-    try:
-        return SosStudy.model_validate(data["sos"] or {})
-    except ValidationError as exc:
-        raise validation_error(exc, SosStudy, StudyError, file=path, lines=lines,
-                               hint="see docs/sos.md for the keys of an sos: section") from None
+    return read_model(path, SosStudy, StudyError, at=("sos",), hint="see docs/sos.md for the keys of an sos: section")
 
 
 def _settings(train: TrainSection | StarSection) -> Any:

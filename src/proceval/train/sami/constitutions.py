@@ -77,14 +77,10 @@ class ConstitutionSet(BaseModel):
 
 
 def read_principles(path: str | Path) -> PrinciplesFile:
-    from proceval.templates.yamlio import read_yaml, validation_error
+    from proceval.templates.yamlio import read_model
 
-    data, lines = read_yaml(path, SamiError)
-    try:
-        return PrinciplesFile.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, PrinciplesFile, SamiError, file=path, lines=lines,
-                               hint="each principle has name, positive, negative (or about), proxy") from None
+    return read_model(path, PrinciplesFile, SamiError,
+                      hint="each principle has name, positive, negative (or about), proxy")
 
 
 def _same(a: str, b: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from proceval.study import StageOutcome, StudyResult
 from proceval.train.sami.constitutions import (
@@ -75,13 +75,9 @@ class SamiFile(BaseModel):
 
 
 def load_sami_study(path: str | Path) -> SamiStudy:
-    from proceval.templates.yamlio import read_yaml, validation_error
+    from proceval.templates.yamlio import read_model
 
-    data, lines = read_yaml(path, SamiError)
-    try:
-        return SamiFile.model_validate(data).sami
-    except ValidationError as exc:
-        raise validation_error(exc, SamiFile, SamiError, file=path, lines=lines) from None
+    return read_model(path, SamiFile, SamiError).sami
 
 
 def _relative(value: str, base: Path) -> str:
