@@ -73,7 +73,7 @@ class IrtFit:
         if self.model == "grm":
             out = np.zeros((len(idx), grid.size))
             for row, j in enumerate(idx):
-                star = special.expit(self.a[j] * (grid[None, :] - self.thresholds[j][:, None]))
+                star = self._grm_cumulative(j, grid)
                 out[row] = star.sum(axis=0)
             return out
         p = special.expit(self.a[idx, None] * (grid[None, :] - self.b[idx, None]))
@@ -86,7 +86,7 @@ class IrtFit:
         if self.model == "grm":
             out = np.zeros((len(idx), grid.size))
             for row, j in enumerate(idx):
-                star = special.expit(self.a[j] * (grid[None, :] - self.thresholds[j][:, None]))
+                star = self._grm_cumulative(j, grid)
                 full = np.vstack([np.ones_like(grid), star, np.zeros_like(grid)])
                 w = full * (1 - full)
                 probs = np.clip(full[:-1] - full[1:], 1e-12, None)
@@ -100,6 +100,10 @@ class IrtFit:
 
     def test_information(self, theta: np.ndarray | float) -> np.ndarray:
         return self.item_information(theta).sum(axis=0)
+
+    def _grm_cumulative(self, j: int, grid: np.ndarray) -> np.ndarray:
+        """P(score ≥ k) of GRM item ``j`` for each threshold k (rows) at each ``grid`` point (columns)."""
+        return np.asarray(special.expit(self.a[j] * (grid[None, :] - self.thresholds[j][:, None])))
 
     def _indices(self, items: Sequence[str] | None) -> list[int]:
         if items is None:
