@@ -39,16 +39,25 @@ def test_the_study_runs_every_stage_once_and_compares_the_texts(tmp_path: Path) 
     assert [r["problems"] for r in star["rounds"]] == [2]
     summary = json.loads((out / "report" / "summary.json").read_text())
     assert summary["analyses"]["search"]["status"] == "ok"
+    # the held-out runs decoded in worker processes (two at once) answer as a run in this process does
+    here = run_dataset(out / "data", f"hf/{out / 'models' / 'sos'}", tmp_path / "here", split="val", limit=2,
+                       max_tokens=6, progress=False)
+    assert _answers(here.path) == _answers(out / "runs" / "sos")
     stamp = (out / "models" / "sos" / "model.safetensors").stat().st_mtime_ns
     assert main(["study", str(study), "--out", str(out)]) == 0
     state = json.loads((out / "sos-state.json").read_text())
-    assert list(state) == ["generate", "search", "train-sos", "run-sos", "train-optimal", "run-optimal", "star",
+    assert list(state) == ["generate", "search", "train-sos", "train-optimal", "run-sos", "run-optimal", "star",
                            "run-sos-star", "analyze"]
     assert (out / "models" / "sos" / "model.safetensors").stat().st_mtime_ns == stamp
     study.write_text(STUDY.replace("sos:\n", "sos:\n  modle: tiny\n"), encoding="utf-8")
     with pytest.raises(StudyError, match="modle"):
         from proceval.train.experiment import load_sos_study
         load_sos_study(study)
+
+
+def _answers(run: Path) -> list[dict[str, object]]:
+    rows = [json.loads(line) for line in (run / "responses.jsonl").read_text().splitlines()]
+    return sorted(({k: v for k, v in r.items() if k != "latency_s"} for r in rows), key=lambda r: str(r["item_id"]))
 
 
 def test_star_keeps_what_the_verifier_accepts_and_the_analysis_counts_score_above_zero(tmp_path: Path) -> None:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +67,8 @@ class SosStudy(_Section):
     train: TrainSection = TrainSection()
     evaluate: EvaluateSection = EvaluateSection()
     star: StarSection | None = StarSection()
+    parallel: int = Field(2, ge=1, description="held-out runs and STaR sampling at once (each decodes on one "
+                                               "CPU thread; 1: one stage at a time, in this process)")
 
 
 def load_sos_study(path: Path) -> SosStudy:
@@ -80,86 +86,144 @@ def _settings(train: TrainSection | StarSection) -> Any:
                          max_length=train.max_length, max_steps=train.max_steps)
 
 
+@dataclass
+class _Stage:
+    name: str
+    output: Path
+    digest: str
+    work: Callable[[bool], object]  # work(fresh); picklable when ``lane`` (it runs in a worker process)
+    after: tuple[str, ...] = ()
+    lane: bool = False  # decodes on one CPU thread: may run beside another such stage
+
+
+def _train(streams: Path, out: Path, text: str, model: str, settings: Any, seed: int, fresh: bool) -> object:
+    from proceval.train.sft import train_sft
+
+    return train_sft(streams, out, text=text, model=model, settings=settings, seed=seed, force=fresh, progress=False)
+
+
+def _evaluate(data: Path, model: Path, out: Path, e: EvaluateSection, seed: int, fresh: bool) -> object:
+    from proceval.run import run_dataset
+
+    return run_dataset(data, f"hf/{model}", out, split=e.split, limit=e.limit, max_tokens=e.max_tokens, seed=seed,
+                       force=fresh, progress=False)
+
+
+def _star(start: Path, data: Path, out: Path, s: StarSection, max_tokens: int, seed: int, fresh: bool) -> object:
+    from proceval.train.star import star
+
+    return star(start, data, out, rounds=s.rounds, problems=s.problems, temperature=s.temperature,
+                max_tokens=max_tokens, settings=_settings(s), seed=seed, force=fresh, progress=False)
+
+
 def run_sos_study(path: str | os.PathLike[str], *, out: str | os.PathLike[str], force: bool = False,
                   log: Callable[[str], None] = print) -> Any:
     """Run (or resume) the study at ``path`` into ``out``; returns a :class:`proceval.study.StudyResult`."""
     from proceval.analysis import Report, analyze
     from proceval.dataset import Dataset
     from proceval.generate import generate
-    from proceval.run import run_dataset
-    from proceval.study import StageOutcome, StudyResult
+    from proceval.study import StudyResult
     from proceval.tasks.countdown.streams import write_streams
-    from proceval.train.sft import train_sft
-    from proceval.train.star import star
 
     study = load_sos_study(Path(path))
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     state_file = root / STATE
     state: dict[str, str] = {} if force or not state_file.is_file() else json.loads(state_file.read_text("utf-8"))
-    stages: list[StageOutcome] = []
-    upstream = ""
+    plan: list[_Stage] = []
 
-    def stage(name: str, output: Path, inputs: object, work: Callable[[bool], object]) -> None:
-        """Run ``work(fresh)`` unless done with these inputs; ``fresh``: inputs changed, so start over (a stage
-        killed before it finished is resumed instead)."""
-        nonlocal upstream
-        digest = content_id(name, upstream, inputs)
-        upstream = digest
-        if state.get(name) == digest and output.exists():
-            stages.append(StageOutcome(name, "skipped", output, "unchanged inputs"))
-            log(f"{name}: done before, skipped")
-            return
-        log(f"{name} → {output}")
-        work(force or name in state)
-        state[name] = digest
-        state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        stages.append(StageOutcome(name, "ran", output))
+    def stage(name: str, output: Path, upstream: str, inputs: object, work: Callable[[bool], object],
+              after: tuple[str, ...] = (), lane: bool = False) -> str:
+        """Plan a stage; its digest chains its inputs to ``upstream`` (a stage reruns when anything before it
+        changed). Returns the digest, the upstream of the stages after it."""
+        plan.append(_Stage(name, output, content_id(name, upstream, inputs), work, after, lane))
+        return plan[-1].digest
 
-    d, t, e = study.data, study.train, study.evaluate
-    data, streams = root / "data", root / "streams"
-    stage("generate", data, d.model_dump(), lambda _: generate(
+    d, t, e, seed = study.data, study.train, study.evaluate, study.seed
+    data, streams, models, runs_dir = root / "data", root / "streams", root / "models", root / "runs"
+    up = stage("generate", data, "", d.model_dump(), lambda _: generate(
         "countdown", out=data, n=d.n, seed=d.seed, options={"inputs": str(d.inputs)}, force=True, progress=False))
-    stage("search", streams, study.search, lambda _: write_streams(data, streams, strategy=study.search,
-                                                                 seed=study.seed, force=True))
-    after_search = upstream
-    runs: list[Path] = []
-    after_sos = ""
-    texts = {"sos": "stream", "optimal": "optimal"}
-    for label, text in texts.items():
-        upstream = after_search  # both models: same problems, epochs and settings; only the text differs
-        model_dir, run_dir = root / "models" / label, root / "runs" / label
-
-        def train(fresh: bool, m: Path = model_dir, x: str = text) -> object:
-            return train_sft(streams, m, text=x, model=study.model, settings=_settings(t), seed=study.seed,
-                             force=fresh, progress=False)
-
-        def evaluate(fresh: bool, m: Path = model_dir, r: Path = run_dir) -> object:
-            return run_dataset(data, f"hf/{m}", r, split=e.split, limit=e.limit, max_tokens=e.max_tokens,
-                               seed=study.seed, force=fresh, progress=False)
-
-        stage(f"train-{label}", model_dir, [study.model, t.model_dump(), study.seed], train)
-        stage(f"run-{label}", run_dir, e.model_dump(), evaluate)
-        runs.append(run_dir)
-        if label == "sos":
-            after_sos = upstream
+    after_search = stage("search", streams, up, study.search, lambda _: write_streams(
+        data, streams, strategy=study.search, seed=seed, force=True), after=("generate",))
+    # both models: same problems, epochs and settings; only the text differs. Trainings first (they use every
+    # core), then the held-out runs two at a time (each decodes on one thread)
+    trained = {label: stage(f"train-{label}", models / label, after_search, [study.model, t.model_dump(), seed],
+                            partial(_train, streams, models / label, text, study.model, _settings(t), seed),
+                            after=("search",))
+               for label, text in (("sos", "stream"), ("optimal", "optimal"))}
+    ran = {label: stage(f"run-{label}", runs_dir / label, trained[label], e.model_dump(),
+                        partial(_evaluate, data, models / label, runs_dir / label, e, seed),
+                        after=(f"train-{label}",), lane=True)
+           for label in trained}
     if study.star is not None:
-        s = study.star
-        upstream = after_sos
-        star_dir, run_dir = root / "models" / "sos-star", root / "runs" / "sos-star"
-        stage("star", star_dir, s.model_dump(), lambda fresh: star(
-            root / "models" / "sos", data, star_dir, rounds=s.rounds, problems=s.problems,
-            temperature=s.temperature, max_tokens=e.max_tokens, settings=_settings(s), seed=study.seed,
-            force=fresh, progress=False))
-        stage("run-sos-star", run_dir, e.model_dump(), lambda fresh: run_dataset(
-            data, f"hf/{star_dir}", run_dir, split=e.split, limit=e.limit, max_tokens=e.max_tokens,
-            seed=study.seed, force=fresh, progress=False))
-        runs.append(run_dir)
+        star_up = stage("star", models / "sos-star", ran["sos"], study.star.model_dump(),
+                        partial(_star, models / "sos", data, models / "sos-star", study.star, e.max_tokens, seed),
+                        after=("train-sos",), lane=True)
+        ran["sos-star"] = stage("run-sos-star", runs_dir / "sos-star", star_up, e.model_dump(),
+                                partial(_evaluate, data, models / "sos-star", runs_dir / "sos-star", e, seed),
+                                after=("star",), lane=True)
+    runs = [runs_dir / label for label in ran]
     report_dir = root / "report"
-    upstream = content_id([state.get(f"run-{r.name}") for r in runs])
-    stage("analyze", report_dir, study.name, lambda _: analyze(
-        runs, out=report_dir, analyses=["search"], title=f"Stream of Search: {study.name}", seed=study.seed))
+    stage("analyze", report_dir, content_id(list(ran.values())), study.name, lambda _: analyze(
+        runs, out=report_dir, analyses=["search"], title=f"Stream of Search: {study.name}", seed=seed),
+        after=tuple(f"run-{label}" for label in ran))
+
+    def done(s: _Stage) -> None:
+        state[s.name] = s.digest
+        ordered = {p.name: state[p.name] for p in plan if p.name in state}  # the file lists stages in plan order
+        state_file.write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
+
+    outcomes = _execute(plan, state, force, study.parallel, log, done)
+    stages = [outcomes[s.name] for s in plan]
     return StudyResult(root, Dataset.load(data), runs, Report.read(report_dir), stages)
+
+
+def _execute(plan: list[_Stage], state: dict[str, str], force: bool, parallel: int, log: Callable[[str], None],
+             done: Callable[[_Stage], None]) -> dict[str, Any]:
+    """Run the planned stages in order of their dependencies: ``lane`` stages up to ``parallel`` at once in
+    worker processes, any other stage alone in this process. A stage whose digest is recorded and whose output
+    exists is skipped; ``fresh`` (start over) when its inputs changed, else a killed stage resumes."""
+    from proceval.study import StageOutcome
+
+    outcomes: dict[str, Any] = {}
+    waiting = list(plan)
+    running: dict[Future[object], _Stage] = {}
+    pool = ProcessPoolExecutor(parallel, mp_context=get_context("spawn")) if parallel > 1 else None
+    try:
+        while waiting or running:
+            for s in list(waiting):
+                if any(a not in outcomes for a in s.after):
+                    continue
+                if state.get(s.name) == s.digest and s.output.exists():
+                    waiting.remove(s)
+                    outcomes[s.name] = StageOutcome(s.name, "skipped", s.output, "unchanged inputs")
+                    log(f"{s.name}: done before, skipped")
+                    continue
+                in_lane = pool is not None and s.lane and all(r.lane for r in running.values())
+                if running and not (in_lane and len(running) < parallel):
+                    continue
+                waiting.remove(s)
+                log(f"{s.name} → {s.output}")
+                fresh = force or s.name in state
+                if in_lane:
+                    assert pool is not None
+                    running[pool.submit(s.work, fresh)] = s
+                    continue
+                s.work(fresh)
+                done(s)
+                outcomes[s.name] = StageOutcome(s.name, "ran", s.output)
+            if running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    s = running.pop(future)
+                    future.result()  # a stage's error stops the study (the finished ones stay recorded)
+                    done(s)
+                    outcomes[s.name] = StageOutcome(s.name, "ran", s.output)
+                    log(f"{s.name}: finished")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes
 
 
 __all__ = ["SosStudy", "load_sos_study", "run_sos_study"]
