@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from proceval.cli.main import main
+from proceval.core.generate import Choice
 from proceval.dataset import Dataset, Item
 from proceval.generate import generate
 from proceval.models import load_model
+from proceval.models.guided import allows_prefix, complete_prefix
 from proceval.run import load_run
 from proceval.solvers import configured
-from proceval.solvers.logic_guide import StepGuide
+from proceval.solvers.logic_guide import BODY_STEP, StepGuide
 from proceval.solvers.logic_solver import messages_for
 from proceval.tasks.logic import certify, theory_of
 from tests.models.servers import FlakyProxy
@@ -67,6 +69,18 @@ def check_guided(record: dict[str, Any], item: Item, condition: str) -> None:
         assert record["correct"]  # proved from proceval's faithful formalisation: the right answer
     blocks = logic["attempts"] - logic["redraws"]  # one request per block, the rest are redraws
     assert blocks >= 1 and 0 <= logic["redraws"] <= RETRIES * blocks
+
+
+def test_a_block_written_past_its_end_is_cut_where_the_step_is_complete() -> None:
+    # what a server without token masking writes for a block, and what is kept of it (checked by hand)
+    assert complete_prefix(Choice(["infer:"]), "infer:tumpus(rex)]] So") == "infer:"
+    assert complete_prefix(BODY_STEP, "wumpus(x) -> tumpus(x)]] [[axiom:") == "wumpus(x) -> tumpus(x)]]"
+    assert complete_prefix(Choice(["infer:"]), "prop:red]]") is None  # broke the step: drawn again
+    assert complete_prefix(BODY_STEP, "wumpus(rex)") is None  # not finished: not cut
+    # a text cut short by max_tokens that kept to the step is kept (and not drawn again)
+    assert allows_prefix(Choice(["tumpus(rex)]]", "not red(rex)]]"]), "not re")
+    assert not allows_prefix(Choice(["tumpus(rex)]]"]), "tumpus(wren")
+    assert allows_prefix(BODY_STEP, "wumpus(x) -> tum") and not allows_prefix(BODY_STEP, "a\nb")
 
 
 def test_both_guided_conditions_run_through_the_server(served: dict[str, Path], pq: Dataset) -> None:
