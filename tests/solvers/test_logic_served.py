@@ -1,6 +1,6 @@
 """The logic guide on an OpenAI-compatible server (llama-cpp-python's, on loopback, serving the embedded GGUF)
-through `proceval run`, on a server that masks tokens and on one that does not, and the same problems on the
-in-process llama.cpp backend and on transformers (the GGUF de-quantized): what must agree under greedy decoding.
+through `proceval run`, on a server that masks tokens and on one that does not; and the guide's choices on the
+in-process llama.cpp backend and on transformers (the same GGUF de-quantized), which must agree where clear.
 Only properties are asserted, never generated text (docs/logic-guide.md has the measured agreement)."""
 
 from __future__ import annotations
@@ -93,6 +93,15 @@ def test_both_guided_conditions_run_through_the_server(served: dict[str, Path], 
             check_guided(record, items[record["item_id"]], condition)
         # llama.cpp's server masks tokens with the grammar proceval sends for each block: nothing is drawn twice
         assert run.info["counts"]["redraws"] == 0 == sum(r["logic"]["redraws"] for r in run.responses)
+
+
+def test_the_chat_endpoint_is_refused_before_any_problem(llama_server: Any, pq: Dataset, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(pq.path), "--model", "openai/smollm2", "--base-url", llama_server.base_url,
+                 "--solver", "logic-guide", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "--endpoint completions" in err
+    assert not (tmp_path / "run" / "responses.jsonl").exists()
 
 
 def test_a_server_without_token_masking_is_checked_and_redrawn(llama_server: Any, pq: Dataset,
