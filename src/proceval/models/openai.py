@@ -328,9 +328,9 @@ class OpenAIModel:
             if cut is not None or satisfies(step, gen.text):
                 return dataclasses.replace(gen, text=gen.text if cut is None else cut, satisfied=True,
                                            attempts=attempt + 1, redraws=attempt)
-            if attempt == self.constraint_retries or (gen.finish_reason == "length"
+            if attempt == self.constraint_retries or (block and gen.finish_reason == "length"
                                                       and allows_prefix(step, gen.text)):
-                break  # (max_tokens ran out on a text that kept to the constraint: another draw has no more room)
+                break  # (the guide's token budget ran out on a block that kept to it: a redraw has no more room)
             self.redraws += 1
             # the same request would give the same text: draw again with some randomness and another seed
             draw = dataclasses.replace(config, temperature=max(config.temperature, 0.7),
