@@ -59,6 +59,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[Any]:
+    """llama-cpp-python's OpenAI-compatible server on loopback serving the embedded GGUF, shared by the tests
+    that need one with the default context (tests/models/servers.py)."""
+    from tests.models.servers import LlamaServer, server_missing
+
+    if server_missing():
+        pytest.skip(server_missing() or "")
+    from proceval.models.llamacpp import embedded_model_path
+
+    srv = LlamaServer(embedded_model_path("smollm2-135m"), n_ctx=2048).start()
+    yield srv
+    srv.stop()
+
+
 def write_dataset(out: Path, items: list[Item], scenarios: list[Scenario] | None = None,
                   template: str = "toy", factors: dict[str, list[str]] | None = None) -> Dataset:
     """Write ``items`` as a dataset directory at ``out`` and load it back."""

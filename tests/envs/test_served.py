@@ -13,23 +13,10 @@ from proceval.cli.main import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def server():
-    from tests.models.servers import LlamaServer, server_missing
-
-    if server_missing():
-        pytest.skip(server_missing() or "")
-    from proceval.models.llamacpp import embedded_model_path
-
-    srv = LlamaServer(embedded_model_path("smollm2-135m"), n_ctx=2048).start()
-    yield srv
-    srv.stop()
-
-
 @pytest.mark.slow
-def test_the_example_runs_unchanged_on_an_openai_compatible_server(server, tmp_path: Path,
+def test_the_example_runs_unchanged_on_an_openai_compatible_server(llama_server, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", llama_server.base_url)
     example = REPO / "examples" / "ultimatum" / "study.yaml"
     assert main(["simulate", str(example), "--out", str(tmp_path / "sim"), "--model", "openai/smollm2"]) == 0
     summary = json.loads((tmp_path / "sim" / "simulation.json").read_text())

@@ -4,6 +4,7 @@ with the embedded GGUF, and a small HTTP proxy that answers 429/500 a few times 
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -88,12 +89,16 @@ class LlamaServer:
 
 
 class FlakyProxy:
-    """Forwards to ``upstream`` after answering the first ``failures`` requests with the given statuses."""
+    """Forwards to ``upstream`` after answering the first ``failures`` requests with the given statuses;
+    ``strip``: request keys left out on the way (a server that ignores them, e.g. one without token masking)."""
 
-    def __init__(self, upstream: str, failures: list[int], retry_after: str | None = "0") -> None:
+    def __init__(self, upstream: str, failures: list[int], retry_after: str | None = "0",
+                 strip: tuple[str, ...] = ()) -> None:
         self.upstream = upstream.rstrip("/")
         self.failures = list(failures)
         self.retry_after = retry_after
+        self.strip = strip
+        self.stripped = 0  # requests that had a stripped key
         self.seen: list[tuple[str, int]] = []  # (path, status answered)
         self.lock = threading.Lock()
         proxy = self
@@ -118,6 +123,12 @@ class FlakyProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
+                if body and proxy.strip:
+                    sent = json.loads(body)
+                    kept = {k: v for k, v in sent.items() if k not in proxy.strip}
+                    with proxy.lock:
+                        proxy.stripped += len(kept) < len(sent)
+                    body = json.dumps(kept).encode()
                 upstream = httpx.request(method, proxy.upstream + self.path.removeprefix("/v1"), content=body,
                                          headers={"content-type": "application/json"}, timeout=120)
                 proxy.seen.append((self.path, upstream.status_code))

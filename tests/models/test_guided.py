@@ -100,21 +100,8 @@ def hf(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def server():
-    from tests.models.servers import LlamaServer, server_missing
-
-    if server_missing():
-        pytest.skip(server_missing() or "")
-    from proceval.models.llamacpp import embedded_model_path
-
-    srv = LlamaServer(embedded_model_path("smollm2-135m")).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def served(server):
-    return load_model("openai/smollm2", base_url=server.base_url, endpoint="completions")
+def served(llama_server):
+    return load_model("openai/smollm2", base_url=llama_server.base_url, endpoint="completions")
 
 
 @pytest.fixture(params=["llama", "hf", "served"])
@@ -207,8 +194,8 @@ def test_stop_strings_end_free_text_and_truncation_is_reported(llama) -> None:
     assert short.finish_reason == "length" and short.satisfied is False and len(short.text) < 20
 
 
-def test_guides_need_a_server_endpoint_that_continues_text(server) -> None:
-    chat = load_model("openai/smollm2", base_url=server.base_url)
+def test_guides_need_a_server_endpoint_that_continues_text(llama_server) -> None:
+    chat = load_model("openai/smollm2", base_url=llama_server.base_url)
     with pytest.raises(ModelError, match="completions"):
         chat.generate(PROMPT, GenerateConfig(constraint=Alternating()))
 

@@ -19,10 +19,10 @@ def test_python_example_runs() -> None:
 
 def test_run_commands_name_known_solvers_and_options() -> None:
     commands = [shlex.split(line.strip()) for line in TEXT.splitlines() if line.strip().startswith("proceval run ")]
-    assert len(commands) == 3
+    assert len(commands) == 4
     names = []
     for words in commands:
         solver = words[words.index("--solver") + 1]
         options = dict(w.split("=", 1) for i, w in enumerate(words) if i and words[i - 1] == "--option")
         names.append(configured(solver, options))
-    assert names == ["logic-cot", "logic-guide", "logic-guide:formalise=proceval"]
+    assert names == ["logic-cot", "logic-guide", "logic-guide:formalise=proceval", "logic-guide"]

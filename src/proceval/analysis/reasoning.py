@@ -88,7 +88,8 @@ def soundness(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
                     "certified": float(part["certified"].mean()),
                     "unknown": float((part["answer"] == "unknown").mean()),
                     "refused_blocks": int(part["block_errors"].sum()),
-                    "samples_drawn": int(part["attempts"].sum())})
+                    "samples_drawn": int(part["attempts"].sum()),
+                    "redraws": int(part["redraws"].fillna(0).sum()) if "redraws" in part else 0})
     table = pd.DataFrame.from_records(out)
     result = AnalysisResult("soundness", "Soundness of the inference steps", tables={"soundness": table})
     result.numbers = {f"{r['subject']} / {r[CONDITION]}": {"soundness": r["soundness"],
@@ -98,7 +99,8 @@ def soundness(data: ResponseData, ctx: AnalysisContext) -> AnalysisResult:
                     "(NaN where no inference was written); certified: every block accepted and the answer proved; "
                     "refused blocks: blocks the engine could not read or accept (under the guide the model was shown "
                     "the error); samples drawn: more than the blocks where a server without token masking was asked "
-                    "again."]
+                    "again; redraws: those draws, after a text that broke the guide (at most the provider's "
+                    "constraint_retries per block)."]
     return result
 
 

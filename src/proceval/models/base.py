@@ -32,6 +32,7 @@ class Generation:
     prompt_evaluated: int | None = None  # prompt tokens actually evaluated (after prefix reuse), if known
     satisfied: bool | None = None  # the text satisfies the config's constraint (None: no constraint)
     attempts: int = 1  # samples drawn: more than 1 where a server's output was checked and drawn again
+    redraws: int = 0  # of those, draws after one that failed the constraint (at most constraint_retries a block)
 
 
 @dataclass

@@ -118,6 +118,34 @@ def satisfies(step: Step, text: str) -> bool:
     return bool(m.consume_tokens(list(text.encode("utf-8"))) and m.is_accepting())
 
 
+def allows_prefix(step: Step, text: str) -> bool:
+    """Whether ``text`` is the start of some string of a (non-guide) constraint (a choice by plain Python, the
+    rest by llguidance's parser): a response cut short by ``max_tokens`` that had kept to the constraint."""
+    if isinstance(step, Choice):
+        return any(option.startswith(text) for option in step.options)
+    grammar = grammar_of(step, json_layout=False)
+    if grammar is None:
+        return True
+    m = matcher(_byte_tokenizer(), grammar)
+    return bool(m.consume_tokens(list(text.encode("utf-8")))) and not m.is_error()
+
+
+def complete_prefix(step: Step, text: str) -> str | None:
+    """The shortest start of ``text`` after which a (non-guide) constraint admits nothing more — where token
+    masking would have ended the block — or ``None``: a server without masking that wrote past a block's end."""
+    grammar = grammar_of(step, json_layout=False)
+    if grammar is None:
+        return None
+    m = matcher(_byte_tokenizer(), grammar)
+    data = text.encode("utf-8")
+    for end, byte in enumerate(data, 1):
+        if not m.consume_token(byte):
+            return None
+        if m.is_stopped():
+            return data[:end].decode("utf-8", errors="replace")
+    return None
+
+
 @dataclass
 class Decoded:
     tokens: list[int]

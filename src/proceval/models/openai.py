@@ -23,9 +23,12 @@ Constraints (:mod:`proceval.core.generate`) go to the server in the forms server
 vLLM's ``guided_json`` / ``guided_regex`` / ``guided_choice`` / ``guided_grammar`` keys and, in GBNF,
 ``grammar`` (llama.cpp's servers). Whatever the server did with them, the
 answer is checked here and drawn again (at most ``constraint_retries`` more times, at temperature at least 0.7
-with another seed) until it satisfies the constraint; ``Generation.attempts`` counts the draws and
+with another seed) until it satisfies the constraint; ``Generation.attempts`` counts the draws,
+``Generation.redraws`` those after a failed one (also summed in ``redraws`` for run manifests) and
 ``Generation.satisfied`` says whether the last one passed. A guide runs block by block, each block a request
-that continues the text so far (so it needs ``endpoint="completions"`` or ``continue_final_message``).
+that continues the text so far (so it needs ``endpoint="completions"`` or ``continue_final_message``); a block
+whose every draw broke the guide is left out and ends the response (finish reason ``constraint``), so the text
+returned follows the guide (a block cut short by ``max_tokens`` is kept where it is the start of a valid one).
 
 Why over 400 lines: one class speaks one wire protocol, and its parts (retries, key redaction, constraint
 re-draws, guides, log-probability scoring) share the client, the server's answers learnt so far and the retry
@@ -122,6 +125,7 @@ class OpenAIModel:
         self._rng = random.Random(rng_seed)
         self._rng_lock = threading.Lock()
         self.retries = 0  # requests retried (for tests and run manifests)
+        self.redraws = 0  # texts that failed a constraint and were drawn again (for run manifests)
         self._server_model: str | None = None
         self._server_model_known = False
         self._schema_style: int | None = None  # which response_format this server accepts (index in SCHEMA_FORMATS)
@@ -311,26 +315,36 @@ class OpenAIModel:
         )
 
     def _sample_checked(self, messages: list[Message], prefix: str, config: GenerateConfig,
-                        step: Step) -> Generation:
-        """Draw until the text satisfies ``step`` (at most ``constraint_retries`` more draws)."""
-        from proceval.models.guided import satisfies
+                        step: Step, block: bool = False) -> Generation:
+        """Draw until the text satisfies ``step`` (at most ``constraint_retries`` more draws). ``block``: the
+        text is one block of a guide, which ends where ``step`` admits nothing more (as under token masking), so
+        a text that goes on past a complete block is cut there."""
+        from proceval.models.guided import allows_prefix, complete_prefix, satisfies
 
         draw = config
         for attempt in range(self.constraint_retries + 1):
             gen = self._complete(messages, prefix, draw, step)
-            if satisfies(step, gen.text):
-                return dataclasses.replace(gen, satisfied=True, attempts=attempt + 1)
+            cut = complete_prefix(step, gen.text) if block else None
+            if cut is not None or satisfies(step, gen.text):
+                return dataclasses.replace(gen, text=gen.text if cut is None else cut, satisfied=True,
+                                           attempts=attempt + 1, redraws=attempt)
+            if attempt == self.constraint_retries or (block and gen.finish_reason == "length"
+                                                      and allows_prefix(step, gen.text)):
+                break  # (the guide's token budget ran out on a block that kept to it: a redraw has no more room)
+            self.redraws += 1
             # the same request would give the same text: draw again with some randomness and another seed
             draw = dataclasses.replace(config, temperature=max(config.temperature, 0.7),
                                        seed=(config.seed or 0) + attempt + 1)
-        return dataclasses.replace(gen, satisfied=False, attempts=self.constraint_retries + 1)
+        return dataclasses.replace(gen, satisfied=False, attempts=attempt + 1, redraws=attempt)
 
     def _generate_guided(self, messages: list[Message], guide: Guide, config: GenerateConfig) -> Generation:
         if not self.can_continue_assistant:
             raise ModelError("a guide on an OpenAI-compatible server continues the text block by block, which a "
                              "chat endpoint cannot do", field="constraint",
                              hint="use endpoint='completions' (or continue_final_message on vLLM)")
-        text, prompt_tokens, completion, attempts, satisfied, finish = "", 0, 0, 0, True, "stop"
+        from proceval.models.guided import allows_prefix
+
+        text, prompt_tokens, completion, attempts, redraws, satisfied, finish = "", 0, 0, 0, 0, True, "stop"
         while (step := guide.allowed(text)) is not None:
             budget = config.max_tokens - completion
             if budget <= 0:
@@ -345,9 +359,13 @@ class OpenAIModel:
                 if step.until and gen.finish_reason == "stop":
                     piece += step.until  # the server stopped at the marker (or ended the turn): the block ends
             else:
-                gen = self._sample_checked(messages, text, block_config, step)
+                gen = self._sample_checked(messages, text, block_config, step, block=True)
                 attempts += gen.attempts
+                redraws += gen.redraws
                 piece = gen.text
+                if not gen.satisfied and not allows_prefix(step, piece):
+                    # every draw broke the guide: none of it is kept, so what is returned still follows the guide
+                    gen, piece = dataclasses.replace(gen, finish_reason="constraint"), ""
             prompt_tokens = prompt_tokens or gen.prompt_tokens
             completion += gen.completion_tokens
             text += piece
@@ -358,7 +376,7 @@ class OpenAIModel:
                 finish = gen.finish_reason or "stop"
                 break
         return Generation(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion,
-                          finish_reason=finish, satisfied=satisfied, attempts=attempts)
+                          finish_reason=finish, satisfied=satisfied, attempts=attempts, redraws=redraws)
 
     def _structured_request(self, path: str, body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
         """POST with a JSON-schema ``response_format`` in the form this server accepts.

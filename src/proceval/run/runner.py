@@ -271,6 +271,8 @@ def run_dataset(
                        wall_s=round(time.perf_counter() - started, 3))
         if hasattr(lm, "retries"):  # requests a server backend had to send again (openai/): a flaky server shows
             session["retries"] = int(getattr(lm, "retries", 0))
+        if hasattr(lm, "redraws"):  # texts a server let break a constraint, drawn again (openai/)
+            session["redraws"] = int(getattr(lm, "redraws", 0))
         if error:
             session["error"] = error
         every, _ = read_responses(root / RESPONSES_FILE)
@@ -288,6 +290,7 @@ def run_dataset(
             "calls": sum(int(s.get("calls", 0)) for s in sessions),
             "cache_hits": sum(int(s.get("cache_hits", 0)) for s in sessions),
             **({"retries": sum(int(s.get("retries", 0)) for s in sessions)} if hasattr(lm, "retries") else {}),
+            **({"redraws": sum(int(s.get("redraws", 0)) for s in sessions)} if hasattr(lm, "redraws") else {}),
             "prompt_tokens_evaluated": sum(int(s.get("prompt_tokens_evaluated", 0)) for s in sessions),
             "wall_s": round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 3),
         }

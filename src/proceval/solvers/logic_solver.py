@@ -14,8 +14,8 @@ Three conditions, named in every record's ``strategy`` (and so in analyses and r
 Under the guide the answer is True or False only if the goal or its negation was established (the certificate's
 answer); otherwise it is ``unknown``, scored wrong. Every record carries ``logic``: the condition, the answer,
 the inference steps and how many were valid (soundness), the blocks the engine refused (each shown to the model
-as an error message under the guide) and the samples drawn (more than the blocks where a server without token
-masking had to be asked again; bounded by the provider's ``constraint_retries``).
+as an error message under the guide), the samples drawn and, of those, the redraws (a server without token
+masking asked again after a text that broke the guide; at most the provider's ``constraint_retries`` a block).
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class LogicGuideSolver(Solver):
             "condition": self.condition, "answer": answer, "certified": certificate.certified,
             "inferences": len(inferences), "valid_inferences": sum(s.ok for s in inferences),
             "soundness": certificate.soundness, "block_errors": len(certificate.errors),
-            "finish_reason": gen.finish_reason, "attempts": gen.attempts,
+            "finish_reason": gen.finish_reason, "attempts": gen.attempts, "redraws": gen.redraws,
         }
         if not opts.guide and answer == "unknown" and not _ANSWER.search(gen.text):
             record["status"] = "invalid"  # the unguided model gave no answer (counted, scored wrong)
