@@ -97,7 +97,8 @@ def test_certified_traces_train_a_model_the_run_pipeline_answers_with(data: tupl
     trained = report["evaluation"]["certified"]
     assert trained["model"] == f"hf/{out / 'round-1' / 'certified' / 'model'}" and trained["n"] == 2
     answers = load_run(out / "eval" / "certified").responses
-    assert len(answers) == 2 and all(r["status"] == "ok" and r["logic"]["inferences"] >= 1 for r in answers)
+    assert len(answers) == 2 and all(r["status"] == "ok" and r["logic"]["condition"] == "guided-formalised"
+                                     for r in answers)
     assert trained["ci_low"] <= trained["accuracy"] <= trained["ci_high"]
     assert json.loads((out / REPORT).read_text()) == report
 
