@@ -1,4 +1,5 @@
-"""`proceval train sft|star`: train models on search streams (Stream of Search) and improve them by STaR."""
+"""`proceval train sft|star|certified`: train models on search streams (Stream of Search), improve them by STaR,
+and by self-improvement on certified reasoning (LogicGuide)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 
 
-def _settings(parser: argparse.ArgumentParser, epochs: float) -> None:
+def _settings(parser: argparse.ArgumentParser, epochs: float, batch_size: int = 16, learning_rate: float = 1e-3
+              ) -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--epochs", type=float, default=epochs, help=f"passes over the data (default {epochs:g})")
-    g.add_argument("--batch-size", type=int, default=16, help="examples per step (default 16)")
-    g.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    g.add_argument("--batch-size", type=int, default=batch_size, help=f"examples per step (default {batch_size})")
+    g.add_argument("--learning-rate", type=float, default=learning_rate,
+                   help=f"peak learning rate (default {learning_rate:g})")
     g.add_argument("--max-length", type=int, help="longest example in tokens (default: the model's context); "
                                                   "problems whose stream is longer are left out and counted")
     g.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (default: the epochs decide)")
@@ -50,6 +53,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     star.add_argument("--out", type=Path, required=True, help="folder for the rounds and the final model")
     _settings(star, 1.0)
     star.set_defaults(func=run_star)
+    cert = commands.add_parser(
+        "certified", help="self-improvement on certified reasoning (LogicGuide) vs on right answers",
+        description="Two arms from one model on prontoqa problems: 'certified' samples under the logic guide and "
+        "keeps traces the guide certifies (valid steps, gold answer proved); 'answer-right' samples without it "
+        "and keeps traces whose answer is right. Each fine-tunes on its kept traces, for --rounds rounds "
+        "(finished rounds are kept when rerun); then each final model answers --held-out under the guide.")
+    cert.add_argument("--model", default="hf/smollm2-135m", help="start model (default hf/smollm2-135m)")
+    cert.add_argument("--data", type=Path, required=True, help="prontoqa dataset to train on")
+    cert.add_argument("--held-out", type=Path, help="prontoqa dataset to evaluate on (none: no evaluation)")
+    cert.add_argument("--rounds", type=int, default=1, help="rounds (default 1)")
+    cert.add_argument("--problems", type=int, default=100, help="training problems (default 100)")
+    cert.add_argument("--samples", type=int, default=2, help="traces sampled per problem and round (default 2)")
+    cert.add_argument("--eval-problems", type=int, help="held-out problems answered (default all)")
+    cert.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    cert.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                      help="logic-guide option for both arms, e.g. formalise=proceval (repeatable)")
+    cert.add_argument("--sample-with", help="generate with this model where the start model only generates "
+                                            "(round 1, its evaluation), e.g. local/smollm2-135m: faster")
+    cert.add_argument("--arms", default="certified,answer-right", help="arms to run, comma-separated "
+                                                                       "(default certified,answer-right)")
+    cert.add_argument("--out", type=Path, required=True, help="folder for the rounds, models and report")
+    _settings(cert, 1.0, batch_size=4, learning_rate=2e-5)
+    cert.set_defaults(func=run_certified)
 
 
 def _train_settings(args: argparse.Namespace) -> object:
@@ -86,5 +112,29 @@ def run_star(args: argparse.Namespace) -> int:
     for row in report["rounds"]:
         console.print(f"round {row['round']}: solved {row['solved']} of {row['problems']} problems, "
                       f"{row['newly_solved']} not solved in an earlier round; trained on {row['accepted']}")
+    console.print(f"[green]wrote[/] {escape(str(args.out))}")
+    return 0
+
+
+def run_certified(args: argparse.Namespace) -> int:
+    from proceval.errors import ProcevalError
+    from proceval.train.certified import certified
+
+    bad = [o for o in args.option if "=" not in o]
+    if bad:
+        raise ProcevalError(f"--option {bad[0]!r} is not KEY=VALUE", field="option")
+    report = certified(args.model, args.data, args.out, held_out=args.held_out, rounds=args.rounds,
+                       problems=args.problems, samples=args.samples, eval_problems=args.eval_problems,
+                       temperature=args.temperature, options=dict(o.split("=", 1) for o in args.option),
+                       settings=_train_settings(args), sample_with=args.sample_with,  # type: ignore[arg-type]
+                       arms=tuple(a.strip() for a in args.arms.split(",") if a.strip()), seed=args.seed,
+                       force=args.force, progress=not args.no_progress)
+    console = Console()
+    for row in report["rounds"]:
+        console.print(f"round {row['round']} {row['arm']}: kept {row['kept']} of {row['sampled']} traces "
+                      f"({row['problems_kept']} problems); trained {row['steps']} steps", highlight=False)
+    for name, e in report["evaluation"].items():
+        console.print(f"{name}: {e['correct']}/{e['n']} held-out right ({e['accuracy']:.0%}, "
+                      f"{e['level']:.0%} Wilson CI {e['ci_low']:.0%}–{e['ci_high']:.0%})", highlight=False)
     console.print(f"[green]wrote[/] {escape(str(args.out))}")
     return 0

@@ -45,11 +45,13 @@ class TrainDataError(ProcevalError):
 
 @dataclass
 class Example:
-    """One problem and the text to train on (a stream in the search language)."""
+    """One problem and the text to train on (a stream in the search language; or any text after ``prompt``, the
+    rendered prompt the model reads at run time, when given)."""
 
     numbers: list[int]
     target: int
     text: str
+    prompt: str | None = None
 
 
 @dataclass
@@ -150,7 +152,8 @@ def encode(examples: Iterable[Example], tokenizer: Any, max_length: int, *,
     def ids(texts: list[str]) -> list[list[int]]:  # one call: the Rust tokenizer batches
         return list(tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else []
 
-    prompts = ids([prompt_text(e.numbers, e.target, tokenizer) for e in examples])
+    prompts = ids([e.prompt if e.prompt is not None else prompt_text(e.numbers, e.target, tokenizer)
+                   for e in examples])
     bodies = ids([e.text for e in examples])
     other = ids([p.text for p in partners]) if partners is not examples else bodies
     for prompt, body, partner in zip(prompts, bodies, other, strict=True):
@@ -170,6 +173,8 @@ def load_base(model: str, seed: int) -> tuple[Any, Any, str]:
     """(model, tokenizer, base name): a preset built from scratch (seeded) or ``hf/PATH`` (or a folder)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM, set_seed
 
+    from proceval.models.hf import embedded_folder
+    from proceval.models.llamacpp import EMBEDDED
     from proceval.train.models import PRESETS, model_config
 
     set_seed(seed)
@@ -177,6 +182,8 @@ def load_base(model: str, seed: int) -> tuple[Any, Any, str]:
         tokenizer = sos_tokenizer()
         return LlamaForCausalLM(model_config(model, tokenizer)), tokenizer, model
     path = model.removeprefix("hf/")
+    if path in EMBEDDED:  # the embedded GGUF, de-quantized into a transformers folder once
+        path = str(embedded_folder(path))
     if not Path(path).is_dir():
         raise ProcevalError(f"unknown model {model!r}", field="model",
                             hint=f"a preset ({', '.join(PRESETS)}) or hf/PATH of a trained model folder")
