@@ -4,7 +4,10 @@ embedded model (llama.cpp), printed as JSON.
 1. ``guide_step``: :meth:`StepGuide.allowed` at each block boundary of the gold proofs of prontoqa problems
    (1-5 hops, proceval's formalisation), which re-certifies the text so far; mean and max seconds per call.
 2. ``conditions``: ``--n`` problems (1-3 hops, 3 ontologies) answered in each condition (cot, guided,
-   guided-formalised) through ``run_dataset``: wall seconds, problems/s, tokens written, accuracy, unknowns.
+   guided-formalised) through ``run_dataset``: wall seconds, problems/s, tokens written and tokens/s, accuracy,
+   unknowns. The peer, in the same run on the same model: ``cot`` generates with llama-cpp-python's own sampler,
+   so ``guided_to_cot_tokens_per_s`` is what decoding under the guide (token masks, the engine) costs per token.
+   ``load_1min`` is printed beside the figures: above the core count, other work was competing for the CPU.
 
     .venv/bin/python benchmarks/logic_guide.py [--n 3] [--threads 1] [--max-tokens 64]
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +62,7 @@ def conditions(n: int, threads: int, max_tokens: int) -> dict[str, dict[str, flo
             out[label] = {"problems": len(records), "wall_s": round(wall, 2),
                           "problems_per_s": round(len(records) / wall, 4),
                           "tokens": sum(r["completion_tokens"] for r in records),
+                          "tokens_per_s": round(sum(r["completion_tokens"] for r in records) / wall, 2),
                           "accuracy": sum(bool(r["correct"]) for r in records) / len(records),
                           "unknown": sum(r["logic"]["answer"] == "unknown" for r in records)}
     return out
@@ -72,7 +77,11 @@ def main() -> None:
     args = parser.parse_args()
     result: dict[str, object] = {"guide_step": guide_step()}
     if not args.no_model:
-        result["conditions"] = conditions(args.n, args.threads, args.max_tokens)
+        runs = conditions(args.n, args.threads, args.max_tokens)
+        result["conditions"] = runs
+        result["guided_to_cot_tokens_per_s"] = round(runs["guided"]["tokens_per_s"] / runs["cot"]["tokens_per_s"], 3)
+    result["load_1min"] = os.getloadavg()[0]
+    result["cores"] = os.cpu_count()
     print(json.dumps(result, indent=2))
 
 
