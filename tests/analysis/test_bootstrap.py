@@ -56,3 +56,20 @@ def test_independent_values_give_scipys_percentile_interval() -> None:
     expected = bootstrap((values,), np.mean, n_resamples=500, confidence_level=0.9, method="percentile",
                          random_state=np.random.default_rng(7)).confidence_interval
     assert bootstrap_ci(values, n_boot=500, level=0.9, seed=7) == pytest.approx((expected.low, expected.high))
+
+
+def test_the_wilson_interval_matches_the_formula_and_is_exact_at_the_ends() -> None:
+    from math import sqrt
+
+    from proceval.analysis.bootstrap import wilson_ci
+
+    z = 1.959963984540054  # the normal quantile of 0.975
+    k, n = 53, 60
+    p = k / n
+    centre, half = (p + z * z / (2 * n)), z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low, high = wilson_ci(k, n)
+    assert abs(low - (centre - half) / (1 + z * z / n)) < 1e-12
+    assert abs(high - (centre + half) / (1 + z * z / n)) < 1e-12
+    assert wilson_ci(0, 200)[0] == 0.0 and wilson_ci(200, 200)[1] == 1.0  # no rounding dust at the ends
+    assert abs(wilson_ci(0, 200)[1] - z * z / (200 + z * z)) < 1e-12
+    assert wilson_ci(0, 0) == (0.0, 1.0)

@@ -1,5 +1,6 @@
 """Seeded percentile bootstrap confidence intervals: ``scipy.stats.bootstrap`` for independent values, and
-resampling whole clusters (participants) where scipy has no such option."""
+resampling whole clusters (participants) where scipy has no such option; and the Wilson interval of a
+proportion, for counts of successes."""
 
 from __future__ import annotations
 
@@ -53,3 +54,15 @@ def bootstrap_ci(
         return float(result.confidence_interval.low), float(result.confidence_interval.high)
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of ``successes`` out of ``n`` (statsmodels), with its bounds exactly 0 at no success
+    and 1 at all successes (the formula leaves rounding dust such as 1.7e-18 there); (0, 1) when ``n`` is 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n == 0:
+        return 0.0, 1.0
+    low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
+    return (0.0 if successes == 0 else float(low)), (1.0 if successes == n else float(high))
+

@@ -8,9 +8,9 @@ import difflib
 from functools import lru_cache
 
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from proceval.analysis.base import AnalysisContext, AnalysisResult, NotApplicable, register_analysis
+from proceval.analysis.bootstrap import wilson_ci
 from proceval.analysis.data import ResponseData
 from proceval.tasks.countdown.search import STRATEGIES, run_strategy
 from proceval.tasks.countdown.verify import parse_operations
@@ -43,7 +43,7 @@ def solve_rate_table(rows: pd.DataFrame, by: list[str], level: float) -> pd.Data
     out = []
     for group, part in rows.groupby(["subject", *by], sort=True, dropna=False):
         n, k = len(part), int(part["solved"].sum())
-        low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+        low, high = wilson_ci(k, n, level)
         out.append({**dict(zip(["subject", *by], group, strict=True)), "n": n, "solved": k,
                     "solve_rate": k / n, "ci_low": float(low), "ci_high": float(high)})
     return pd.DataFrame.from_records(out)

@@ -33,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from proceval.analysis.bootstrap import wilson_ci
 from proceval.errors import ProcevalError
 from proceval.ids import file_sha256
 from proceval.train.sft import Example, TrainSettings, train_on
@@ -184,14 +185,12 @@ def _round(ds: Any, arm: str, model: str, sampler: str, here: Path, *, number: i
 def evaluate(model: str, held_out: Any, out: Path, *, options: dict[str, str], limit: int | None,
              level: float = 0.95, progress: bool = True) -> dict[str, Any]:
     """Accuracy of ``model`` under the guide on ``held_out`` (greedy) with its Wilson interval at ``level``."""
-    from statsmodels.stats.proportion import proportion_confint
-
     from proceval.run import run_dataset
 
     run = run_dataset(held_out, model, out, solver=_solver("certified", options), limit=limit, progress=progress)
     n = len(run.responses)
     k = sum(bool(r.get("correct")) for r in run.responses)
-    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson") if n else (0.0, 1.0)
+    low, high = wilson_ci(k, n, level)
     return {"model": model, "n": n, "correct": k, "accuracy": k / n if n else None, "ci_low": float(low),
             "ci_high": float(high), "level": level,
             "certified": sum(bool((r.get("logic") or {}).get("certified")) for r in run.responses)}
