@@ -113,8 +113,8 @@ class _Handlers(AdminHandlers, LoopHandlers):
         return response
 
     def _session(self, request: Request) -> SessionRow | None:
-        if "session" in request.scope:  # looked up on the event loop already (see _on_loop)
-            return request.scope["session"]  # type: ignore[no-any-return]
+        if "proceval.session" in request.scope:  # looked up on the event loop already (see _on_loop)
+            return request.scope["proceval.session"]  # type: ignore[no-any-return]
         token = request.cookies.get(SESSION_COOKIE)
         return self.store.session_by_token(token) if token else None
 

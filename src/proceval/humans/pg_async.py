@@ -39,7 +39,7 @@ class AsyncHotPath:
         conninfo = args[0] if args else ""
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             conninfo, kwargs={**kwargs, "autocommit": True, "row_factory": dict_row},
-            min_size=2, max_size=POSTGRES_POOL_SIZE, open=False, timeout=30)
+            min_size=2, max_size=POSTGRES_POOL_SIZE, open=False, timeout=10)
         self.opened = False
 
     async def open(self) -> None:
@@ -116,7 +116,7 @@ class LoopHandlers:
         assert self.hot is not None
         try:
             token = request.cookies.get(SESSION_COOKIE) or ""
-            request.scope["session"] = await self._retrying(self.hot.session_by_token, token)
+            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_token, token)
             return await fn(request, *args)
         except HttpError as exc:
             return self.study.error(exc.status, exc.message)
