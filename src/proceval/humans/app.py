@@ -29,11 +29,12 @@ from starlette.routing import Route
 from proceval.dataset import Dataset
 from proceval.humans.admin import AdminHandlers
 from proceval.humans.config import StudyConfig
-from proceval.humans.database import POSTGRES_POOL_SIZE, connection_lost
+from proceval.humans.database import POSTGRES_POOL_SIZE
 from proceval.humans.http import (
     IDEMPOTENCY_KEY,
     MAX_FREE_TEXT,
     PROLIFIC_PARAM,
+    SESSION_COOKIE,
     GuardMiddleware,
     HttpError,
     _form_int,
@@ -42,11 +43,10 @@ from proceval.humans.http import (
     _urlencoded_form,
 )
 from proceval.humans.pages import Study
+from proceval.humans.pg_async import AsyncHotPath, LoopHandlers
 from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.humans.throttle import FailedLogins
 from proceval.ids import canonical_json
-
-SESSION_COOKIE = "proceval_session"
 
 
 def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
@@ -67,7 +67,8 @@ def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | 
     except BaseException:
         store.close()
         raise
-    handlers = _Handlers(study)
+    hot = AsyncHotPath(store) if store.is_postgres else None
+    handlers = _Handlers(study, hot)
     app = Starlette(routes=[
         Route("/", handlers.start, methods=["GET"]),
         Route("/healthz", handlers.healthz, methods=["GET"]),
@@ -77,24 +78,29 @@ def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | 
         Route("/admin/login", handlers.admin_login, methods=["POST"]),
         Route("/admin/logout", handlers.admin_logout, methods=["POST"]),
         Route("/admin/export.{fmt}", handlers.admin_export, methods=["GET"]),
-    ], lifespan=_lifespan(store))
-    app.state.study = study
+    ], lifespan=_lifespan(store, hot))
+    app.state.study, app.state.hot = study, hot
     app.add_middleware(GuardMiddleware)
     return app
 
 
-def _lifespan(store: StudyStore) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+def _lifespan(store: StudyStore, hot: AsyncHotPath | None) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if hot is not None:  # its pool belongs to the loop that serves (without a lifespan, threads do it all)
+            await hot.open()
         yield
+        if hot is not None:
+            await hot.close()
         store.close()
 
     return lifespan
 
 
-class _Handlers(AdminHandlers):
-    def __init__(self, study: Study) -> None:
+class _Handlers(AdminHandlers, LoopHandlers):
+    def __init__(self, study: Study, hot: AsyncHotPath | None = None) -> None:
         self.study = study
+        self.hot = hot
         self.store = study.store
         self.config = study.config
         self._limiter = anyio.CapacityLimiter(POSTGRES_POOL_SIZE)
@@ -107,24 +113,18 @@ class _Handlers(AdminHandlers):
         return response
 
     def _session(self, request: Request) -> SessionRow | None:
+        if "proceval.session" in request.scope:  # looked up on the event loop already (see _on_loop)
+            return request.scope["proceval.session"]  # type: ignore[no-any-return]
         token = request.cookies.get(SESSION_COOKIE)
         return self.store.session_by_token(token) if token else None
 
     async def _run(self, fn: Callable[..., Response], *args: Any) -> Response:
-        """Run a request's (blocking) work. SQLite work runs inline on the event loop: each transaction
-        takes well under a millisecond and one writer at a time is all SQLite allows, while worker threads
-        would queue on the write lock and hand the GIL back and forth inside it. PostgreSQL work (network
-        round trips) runs in worker threads, at most as many as the connection pool holds."""
+        """Run a request's (blocking) work. SQLite: inline on the event loop (each transaction takes well under
+        a millisecond, one writer at a time is all SQLite allows; threads would queue on the write lock and
+        hand the GIL back and forth). PostgreSQL (the requests not run by LoopHandlers): in worker threads."""
         try:
             if self.store.is_postgres:
-                try:
-                    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._limiter)
-                except Exception as exc:
-                    if not connection_lost(exc):
-                        raise
-                    # the server dropped a pooled connection (a restart): the pool is renewed, try once
-                    # more (a transaction that failed stored nothing; answers carry idempotency keys)
-                    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._limiter)
+                return await self._retrying(anyio.to_thread.run_sync, lambda: fn(*args), limiter=self._limiter)  # type: ignore[no-any-return]
             return fn(*args)
         except HttpError as exc:
             return self.study.error(exc.status, exc.message)
@@ -178,6 +178,8 @@ class _Handlers(AdminHandlers):
 
     # ------------------------------------------------------------- pages
     async def show(self, request: Request) -> Response:
+        if self.hot is not None and self.hot.opened:
+            return await self._on_loop(request, self._show_on_loop)
         return await self._run(self._show, request)
 
     def _show(self, request: Request, notice: str | None = None, status: int = 200) -> Response:
@@ -242,21 +244,27 @@ class _Handlers(AdminHandlers):
             raise
         except Exception:
             return self.study.error(400, "The form could not be read.")
+        if self.hot is not None and self.hot.opened and request.path_params["stage"] == "trial":
+            return await self._on_loop(request, self._answer_on_loop, form)
         return await self._run(self._submit, request, form)
 
     def _submit(self, request: Request, form: FormData) -> Response:
-        session = self._session(request)
-        if session is None:
-            raise HttpError(403, "There is no study session in this browser. Please open the study link again.")
-        token = form.get("csrf")
-        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), session.csrf.encode()):
-            raise HttpError(403, "This form has expired or did not come from the study page. Please reload the page.")
+        session = self._checked_session(request, form)
         stage = request.path_params["stage"]
         handler = {"consent": self._consent, "instructions": self._instructions, "check": self._check,
                    "trial": self._answer, "demographics": self._demographics, "debrief": self._debrief}.get(stage)
         if handler is None:
             raise HttpError(404, "There is no such page.")
         return handler(request, session, form)
+
+    def _checked_session(self, request: Request, form: FormData) -> SessionRow:
+        session = self._session(request)
+        if session is None:
+            raise HttpError(403, "There is no study session in this browser. Please open the study link again.")
+        token = form.get("csrf")
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), session.csrf.encode()):
+            raise HttpError(403, "This form has expired or did not come from the study page. Please reload the page.")
+        return session
 
     def _consent(self, request: Request, session: SessionRow, form: FormData) -> Response:
         choice = _form_text(form, "consent", max_len=16)
@@ -295,6 +303,15 @@ class _Handlers(AdminHandlers):
         return self._see()
 
     def _answer(self, request: Request, session: SessionRow, form: FormData) -> Response:
+        args = self._answer_args(request, session, form)
+        return args if isinstance(args, Response) else self._save(args)
+
+    def _save(self, args: dict[str, Any]) -> Response:
+        self.store.save_answer(**args)
+        return self._see()
+
+    def _answer_args(self, request: Request, session: SessionRow, form: FormData) -> dict[str, Any] | Response:
+        """The checked answer as ``StudyStore.save_answer``'s arguments, or the page to show instead."""
         key = _form_text(form, "key", max_len=64)
         if not IDEMPOTENCY_KEY.match(key):
             raise HttpError(400, "The form's key is malformed. Please reload the page.")
@@ -342,12 +359,11 @@ class _Handlers(AdminHandlers):
         if comment and not self.config.comments:
             raise HttpError(400, "Comments are not collected in this study.")
         item = trial.item
-        self.store.save_answer(
-            session.id, position, kind=trial.kind, item_id=trial.ref, response=response, key=key,
+        return dict(
+            session_id=session.id, position=position, kind=trial.kind, item_id=trial.ref, response=response, key=key,
             n_trials=len(session.plan), next_stage=self.study.after_trials,
             condition=item.condition_name if item else None, scenario_id=item.scenario_id if item else None,
             correct=correct, comment=comment or None, option_order=trial.order, pilot=session.pilot)
-        return self._see()
 
     def _demographics(self, request: Request, session: SessionRow, form: FormData) -> Response:
         if session.stage != "demographics":

@@ -14,6 +14,8 @@ MAX_FREE_TEXT = 5000
 PROLIFIC_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
+SESSION_COOKIE = "proceval_session"  # the participant's session token (HttpOnly)
+
 
 def _urlencoded_form(body: bytes, max_fields: int) -> FormData:
     """An ``application/x-www-form-urlencoded`` body as form data, decoded as Starlette's parser does

@@ -4,6 +4,8 @@ per-request hot path.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -124,5 +126,13 @@ PG_SAVE_ANSWER = (
     "ON CONFLICT DO NOTHING RETURNING session_id) "
     "UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, stage = ? "
     "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
+
+
+def pg_save_answer_params(session_id: int, position: int, kind: str, item_id: str, condition: str | None,
+                          scenario_id: str | None, response: str, correct: bool | None, comment: str | None,
+                          order: str | None, key: str, pilot: bool, now: float, stage: str) -> tuple[Any, ...]:
+    """PG_SAVE_ANSWER's parameters, in its order (the sync and the async path both run it)."""
+    return (session_id, position, position, kind, item_id, condition, scenario_id, response, correct, position,
+            now, comment, order, key, bool(pilot), now, position + 1, position + 1, now, now, stage)
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
                    "PRAGMA busy_timeout=30000")

@@ -43,6 +43,7 @@ from proceval.humans.schema import (
     PLAN_CACHE_SIZE,
     admin_sessions_table,
     answers_table,
+    pg_save_answer_params,
     sessions_table,
     study_table,
 )
@@ -336,10 +337,9 @@ class StudyStore(Database):
         stage = next_stage if position + 1 >= n_trials else "trials"
         if self.is_postgres:
             with self._hot(write=False) as run:
-                if run(PG_SAVE_ANSWER, (
-                        session_id, position, position, kind, item_id, condition, scenario_id, response,
-                        correct_value, position, now, comment, order, key, bool(pilot), now,
-                        position + 1, position + 1, now, now, stage)) is not None:
+                if run(PG_SAVE_ANSWER, pg_save_answer_params(session_id, position, kind, item_id, condition, scenario_id,
+                                                             response, correct_value, comment, order, key, pilot,
+                                                             now, stage)) is not None:
                     return "saved"
         with self._hot(write=True) as run:
             row = run(_RAW_SESSION_STATE_LOCKED if self.is_postgres else _RAW_SESSION_STATE, (session_id,))
