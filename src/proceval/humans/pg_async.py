@@ -22,7 +22,7 @@ from starlette.responses import Response
 from proceval.humans.database import POSTGRES_POOL_SIZE, ConnectionLost, _postgres_sql, connection_lost
 from proceval.humans.http import SESSION_COOKIE, HttpError
 from proceval.humans.pages import Study
-from proceval.humans.schema import _RAW_SESSION_BY_HASH, PG_SAVE_ANSWER, pg_save_answer_params
+from proceval.humans.schema import _RAW_SESSION_BY_HASH, PG_SAVE_ANSWER, answer_columns, pg_save_answer_params
 from proceval.humans.storage import SessionRow, StudyStore, hash_token
 
 _SESSION_SQL = _postgres_sql(_RAW_SESSION_BY_HASH)
@@ -77,9 +77,7 @@ class AsyncHotPath:
         :meth:`StudyStore.save_answer` runs first. False: not stored; the caller runs ``StudyStore.save_answer``,
         which tells a duplicate from a stale or conflicting answer."""
         now = time.time()
-        correct_value = None if correct is None else bool(correct)
-        order = " ".join(option_order) if option_order else None
-        stage = next_stage if position + 1 >= n_trials else "trials"
+        correct_value, order, stage = answer_columns(position, n_trials, next_stage, correct, option_order)
         row = await self._one(_SAVE_SQL, pg_save_answer_params(session_id, position, kind, item_id, condition,
                                                                scenario_id, response, correct_value, comment, order,
                                                                key, pilot, now, stage))

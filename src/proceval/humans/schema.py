@@ -128,6 +128,13 @@ PG_SAVE_ANSWER = (
     "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
 
 
+def answer_columns(position: int, n_trials: int, next_stage: str, correct: bool | None,
+                   option_order: list[str] | None) -> tuple[bool | None, str | None, str]:
+    """An answer's stored correctness and option order, and the stage its session moves to (both save paths)."""
+    return (None if correct is None else bool(correct), " ".join(option_order) if option_order else None,
+            next_stage if position + 1 >= n_trials else "trials")
+
+
 def pg_save_answer_params(session_id: int, position: int, kind: str, item_id: str, condition: str | None,
                           scenario_id: str | None, response: str, correct: bool | None, comment: str | None,
                           order: str | None, key: str, pilot: bool, now: float, stage: str) -> tuple[Any, ...]:

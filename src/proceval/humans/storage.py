@@ -42,6 +42,7 @@ from proceval.humans.schema import (
     PG_SAVE_ANSWER,
     PLAN_CACHE_SIZE,
     admin_sessions_table,
+    answer_columns,
     answers_table,
     pg_save_answer_params,
     sessions_table,
@@ -332,9 +333,7 @@ class StudyStore(Database):
                      correct: bool | None, comment: str | None, option_order: list[str] | None,
                      pilot: bool) -> SaveResult:
         now = time.time()
-        correct_value = None if correct is None else bool(correct)
-        order = " ".join(option_order) if option_order else None
-        stage = next_stage if position + 1 >= n_trials else "trials"
+        correct_value, order, stage = answer_columns(position, n_trials, next_stage, correct, option_order)
         if self.is_postgres:
             with self._hot(write=False) as run:
                 if run(PG_SAVE_ANSWER, pg_save_answer_params(session_id, position, kind, item_id, condition, scenario_id,
