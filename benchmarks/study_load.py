@@ -187,6 +187,21 @@ def cpu_seconds(pid: int) -> float | None:
     return own + sum(cpu_seconds(int(child)) or 0.0 for child in children)
 
 
+def postgres_cpu_seconds() -> float | None:
+    """User + system CPU time of this machine's PostgreSQL processes (a server on loopback), or None."""
+    total, found = 0.0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # a process that ended meanwhile
+        if text[text.index("(") + 1:text.rindex(")")] == "postgres":
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found = True
+    return total if found else None
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -301,9 +316,9 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     n = args.participants
     try:
         base = run_async(baseline(port, n, 3.0))
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0, db0, own0 = cpu_seconds(proc.pid), postgres_cpu_seconds(), time.process_time()
         saturated = run_async(load(port, n, args.limit, None, first=0))
-        cpu1 = cpu_seconds(proc.pid)
+        cpu1, db1, own1 = cpu_seconds(proc.pid), postgres_cpu_seconds(), time.process_time()
         paced = run_async(load(port, n, args.limit, args.rate, first=n))
     finally:
         proc.terminate()
@@ -326,6 +341,14 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
             "answers_per_server_cpu_s": (round(capacity["answers"] / (cpu1 - cpu0), 1)
                                          if cpu0 is not None and cpu1 else None),
             "server_cpu_s": round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None,
+            # where the machine's CPU went, per answer (setup included): the server processes, PostgreSQL's
+            # processes (on this machine; SQLite runs inside the server) and this load generator
+            "cpu_ms_per_answer": {
+                "server": round(1000 * (cpu1 - cpu0) / capacity["answers"], 2) if cpu0 is not None and cpu1 else None,
+                "database": (round(1000 * (db1 - db0) / capacity["answers"], 2)
+                             if db0 is not None and db1 is not None and name == "postgres" else None),
+                "load_generator": round(1000 * (own1 - own0) / capacity["answers"], 2),
+            },
         },
         "paced": {"offered_answers_per_s": args.rate, **at_rate},
         "load_average_1m": round(os.getloadavg()[0], 2),

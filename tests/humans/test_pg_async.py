@@ -1,4 +1,4 @@
-"""The hot requests on PostgreSQL run on the event loop (psycopg's async API): an answer is stored once."""
+"""The hot requests on PostgreSQL run on the event loop (asyncpg): an answer is stored once."""
 
 from __future__ import annotations
 
@@ -44,10 +44,39 @@ def test_concurrent_double_submits_store_one_answer_on_the_event_loop(dataset: D
         form = dict(page.hidden, response=page.radios()["response"][0])
         assert client.post("/study/trial", data=form).status_code == 303
         assert "Question 3 of" in p.current().text
-        assert app.state.hot.pool.get_stats()["requests_num"] >= n + 4
+        assert app.state.hot.statements >= n + 4
     store = StudyStore(postgres_url)
     answers = list(store.iter_answers())
     store.close()
     assert [a["position"] for a in answers] == [0, 1]
     assert answers[0]["response"] == first
     assert all(a["rt_ms"] is not None and a["rt_ms"] >= 0 for a in answers)
+
+
+def test_an_answer_from_a_known_session_takes_one_statement_and_a_replaced_token_none(
+        dataset: Dataset, config: StudyConfig, postgres_url: str) -> None:
+    """The server process remembers sessions in their trials, so an answer is stored without a lookup first; the
+    statement itself checks the token, so a cookie replaced in another browser stores nothing, remembered or not."""
+    app = create_app(dataset, config, postgres_url)
+    prolific = PROLIFIC.replace("b2", "b3")
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as first:
+        p = participant(first)
+        page = p.step(p.step(p.step(p.open(prolific))))  # consent, instructions, check → first trial
+        page = p.step(page)  # one answer: the session is now known to the server
+        assert "Question 2 of" in page.text
+        form = dict(page.hidden, response=page.radios()["response"][0])
+        before = app.state.hot.statements
+        assert first.post("/study/trial", data=form).status_code == 303
+        assert app.state.hot.statements - before == 1  # the answer alone, no session lookup
+        page = p.current()
+        assert "Question 3 of" in page.text
+        stale_form = dict(page.hidden, response=page.radios()["response"][0])
+        # the same Prolific attempt opened in a second browser replaces the first browser's token
+        with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as second:
+            assert "Question 3 of" in participant(second).open(prolific).text
+        refused = first.post("/study/trial", data=stale_form)
+        assert refused.status_code == 403
+    store = StudyStore(postgres_url)
+    answers = list(store.iter_answers())
+    store.close()
+    assert [a["position"] for a in answers] == [0, 1]  # the refused answer stored nothing

@@ -245,7 +245,7 @@ class _Handlers(AdminHandlers, LoopHandlers):
         except Exception:
             return self.study.error(400, "The form could not be read.")
         if self.hot is not None and self.hot.opened and request.path_params["stage"] == "trial":
-            return await self._on_loop(request, self._answer_on_loop, form)
+            return await self._answer_known(request, form)
         return await self._run(self._submit, request, form)
 
     def _submit(self, request: Request, form: FormData) -> Response:

@@ -1,9 +1,11 @@
 """The web study's two hot requests on PostgreSQL, on the event loop: the session lookup and the one-statement
-answer, through psycopg's async API and an async connection pool.
+answer, through asyncpg and its connection pool.
 
 Sending them to worker threads cost more than the statements themselves (the event loop → thread → event
-loop hop, and GIL hand-offs between threads). Everything else (a duplicate or stale answer, the other stages,
-admin, export) stays on :class:`~proceval.humans.storage.StudyStore`'s synchronous connections.
+loop hop, and GIL hand-offs between threads); asyncpg then spends about half the client CPU per statement
+that psycopg's async API and pool do (``benchmarks/study_load.py``). Everything else (a duplicate or stale
+answer, the other stages, admin, export) stays on :class:`~proceval.humans.storage.StudyStore`'s synchronous
+connections.
 """
 
 from __future__ import annotations
@@ -12,75 +14,129 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+import asyncpg
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proceval.humans.database import POSTGRES_POOL_SIZE, ConnectionLost, _postgres_sql, connection_lost
+from proceval.humans.database import POSTGRES_POOL_SIZE, ConnectionLost, connection_lost
 from proceval.humans.http import SESSION_COOKIE, HttpError
 from proceval.humans.pages import Study
-from proceval.humans.schema import _RAW_SESSION_BY_HASH, PG_SAVE_ANSWER, answer_columns, pg_save_answer_params
+from proceval.humans.schema import (
+    _RAW_SESSION_BY_HASH,
+    PG_SAVE_ANSWER,
+    PG_SAVE_ANSWER_BY_TOKEN,
+    answer_columns,
+    pg_save_answer_params,
+)
 from proceval.humans.storage import SessionRow, StudyStore, hash_token
 
-_SESSION_SQL = _postgres_sql(_RAW_SESSION_BY_HASH)
-_SAVE_SQL = _postgres_sql(PG_SAVE_ANSWER)
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as asyncpg's ``$1, $2, ...`` (the statements here have no ``?`` in literals)."""
+    parts = sql.split("?")
+    return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+
+
+_SESSION_SQL = _numbered(_RAW_SESSION_BY_HASH)
+_SAVE_SQL = _numbered(PG_SAVE_ANSWER)
+_SAVE_BY_TOKEN_SQL = _numbered(PG_SAVE_ANSWER_BY_TOKEN)
+KNOWN_SESSIONS = 20_000  # sessions in their trials a server process remembers (a few MB; plans are shared)
+# what a dropped connection looks like from asyncpg: a server restart, a terminated backend, a reset socket,
+# or a protocol left mid-operation by one of these (InternalClientError)
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
+         asyncpg.exceptions.InternalClientError, ConnectionError, OSError)
+
+
+async def _keep(connection: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is: it only ran single autocommit statements, so there is no
+    session state to reset (asyncpg's default reset costs a round trip per use)."""
 
 
 class AsyncHotPath:
-    """Async connections (autocommit, so each statement is its own transaction, as on the sync path) for the
-    session lookup and the usual answer. Opened and closed by the app's lifespan, on the loop that serves."""
+    """Async connections (each statement outside a transaction block is its own transaction, as on the sync
+    path) for the session lookup and the usual answer. Opened and closed by the app's lifespan, on the loop that
+    serves; statements are prepared once per connection (asyncpg's statement cache)."""
 
     def __init__(self, store: StudyStore) -> None:
         self.store = store
-        args, kwargs = store.engine.dialect.create_connect_args(store.engine.url)
-        conninfo = args[0] if args else ""
-        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-            conninfo, kwargs={**kwargs, "autocommit": True, "row_factory": dict_row},
-            min_size=2, max_size=POSTGRES_POOL_SIZE, open=False, timeout=10)
-        self.opened = False
+        self.dsn = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pool: asyncpg.Pool | None = None
+        self.statements = 0  # statements run (tests check the hot requests came this way)
+        # sessions in their trials that this process looked up, by token hash. What an answer is checked
+        # against (the session's id, CSRF token and plan) never changes once the trials start, so an answer
+        # from a known session is stored without looking the session up first; its statement checks the rest
+        # (the token, the stage, the position) in the database, and anything else goes the long way.
+        self.known: dict[str, SessionRow] = {}
+
+    @property
+    def opened(self) -> bool:
+        return self.pool is not None
 
     async def open(self) -> None:
-        await self.pool.open()
-        self.opened = True
+        # command_timeout bounds each statement (a server that stops answering fails the request in 10 s);
+        # acquiring then needs no timeout of its own, which would cost a timer per request
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=2, max_size=POSTGRES_POOL_SIZE, reset=_keep,
+                                              command_timeout=10)
 
     async def close(self) -> None:
-        self.opened = False
-        await self.pool.close()
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await pool.close()
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
         """The first row of one statement, or None. A connection the server dropped (a restart) makes the pool
         check its idle connections, and :class:`ConnectionLost` tells the caller to try once more."""
+        assert self.pool is not None
+        self.statements += 1
         try:
-            async with self.pool.connection() as conn:
-                cursor = await conn.execute(sql, params, prepare=True)
-                return await cursor.fetchone()
-        except psycopg.IntegrityError:
+            async with self.pool.acquire() as conn:
+                return await conn.fetchrow(sql, *params)
+        except asyncpg.IntegrityConstraintViolationError:
             return None  # a unique key taken: the caller's synchronous path tells which
-        except psycopg.OperationalError as exc:
-            await self.pool.check()  # drop the idle connections that went with the server
+        except _LOST as exc:
+            await self.pool.expire_connections()  # the idle ones went with the server: replace them on next use
             raise ConnectionLost("the database connection was lost; try again") from exc
 
     async def session_by_token(self, token: str) -> SessionRow | None:
         if not token or len(token) > 128:
             return None
-        row = await self._one(_SESSION_SQL, (hash_token(token),))
-        return SessionRow.from_mapping(row, self.store._plans) if row is not None else None
+        digest = hash_token(token)
+        row = await self._one(_SESSION_SQL, (digest,))
+        if row is None:
+            self.known.pop(digest, None)
+            return None
+        session = SessionRow.from_mapping(row, self.store._plans)
+        if session.stage == "trials" and session.plan is not None:
+            if digest not in self.known and len(self.known) >= KNOWN_SESSIONS:
+                self.known.pop(next(iter(self.known)))  # the longest known
+            self.known[digest] = session
+        else:
+            self.known.pop(digest, None)
+        return session
+
+    def known_session(self, token: str) -> tuple[str, SessionRow] | None:
+        """The token's hash and its session as last looked up by this process, if it was in its trials."""
+        if not token or len(token) > 128:
+            return None
+        digest = hash_token(token)
+        session = self.known.get(digest)
+        return None if session is None else (digest, session)
 
     async def save_answer(self, session_id: int, position: int, *, kind: str, item_id: str, response: str,
                           key: str, n_trials: int, next_stage: str, condition: str | None = None,
                           scenario_id: str | None = None, correct: bool | None = None, comment: str | None = None,
-                          option_order: list[str] | None = None, pilot: bool = False) -> bool:
+                          option_order: list[str] | None = None, pilot: bool = False,
+                          token_hash: str | None = None) -> bool:
         """Store the usual answer (the session is at this trial, the key is new) in one statement, the same one
-        :meth:`StudyStore.save_answer` runs first. False: not stored; the caller runs ``StudyStore.save_answer``,
-        which tells a duplicate from a stale or conflicting answer."""
+        :meth:`StudyStore.save_answer` runs first; with ``token_hash``, only while that token is the session's.
+        False: not stored; the caller looks the session up and runs ``StudyStore.save_answer``, which tells a
+        duplicate from a stale or conflicting answer."""
         now = time.time()
         correct_value, order, stage = answer_columns(position, n_trials, next_stage, correct, option_order)
-        row = await self._one(_SAVE_SQL, pg_save_answer_params(session_id, position, kind, item_id, condition,
-                                                               scenario_id, response, correct_value, comment, order,
-                                                               key, pilot, now, stage))
+        params = pg_save_answer_params(session_id, position, kind, item_id, condition, scenario_id, response,
+                                       correct_value, comment, order, key, pilot, now, stage, token_hash)
+        row = await self._one(_SAVE_SQL if token_hash is None else _SAVE_BY_TOKEN_SQL, params)
         return row is not None
 
 
@@ -123,6 +179,24 @@ class LoopHandlers:
         if session is not None and session.stage == "trials" and session.shown_position != session.position:
             return await self._run(self._show, request)  # records when the trial was first shown: a write
         return self._show(request)  # rendering only
+
+    async def _answer_known(self, request: Request, form: FormData) -> Response:
+        """PostgreSQL: an answer from a session this process knows is stored in one statement, without looking
+        the session up first (half the round trips). Anything unusual (an unknown session, a refused or empty
+        answer, a statement that stores nothing) goes the long way, which looks the session up afresh: the
+        answer is judged on the database's state, never on what was remembered."""
+        assert self.hot is not None
+        known = self.hot.known_session(request.cookies.get(SESSION_COOKIE) or "")
+        if known is not None:
+            digest, session = known
+            request.scope["proceval.session"] = session
+            try:
+                args = self._answer_args(request, self._checked_session(request, form), form)
+            except HttpError:
+                args = None  # told the long way, on the session as it is now
+            if isinstance(args, dict) and await self._retrying(self.hot.save_answer, **args, token_hash=digest):
+                return self._see()
+        return await self._on_loop(request, self._answer_on_loop, form)
 
     async def _answer_on_loop(self, request: Request, form: FormData) -> Response:
         """PostgreSQL: the usual answer in one statement on the event loop; the rest (a duplicate, a stale

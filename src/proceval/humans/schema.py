@@ -113,19 +113,27 @@ _RAW_INSERT_ANSWER = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
                       "stage = ? WHERE id = ? AND position = ?")
+def _pg_save_answer(check_token: bool) -> str:
+    token = "token_hash = ? AND " if check_token else ""
+    return (
+        "WITH s AS (SELECT id, shown_position, shown_at FROM proceval_sessions "
+        f"WHERE id = ? AND {token}stage = 'trials' AND position = ? FOR UPDATE), "
+        "ins AS (INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
+        "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
+        "SELECT s.id, ?, ?, ?, ?, ?, ?, ?, "
+        "CASE WHEN s.shown_position = ? THEN round((?::float8 - s.shown_at) * 1000)::int END, ?, ?, ?, ?, ? FROM s "
+        "ON CONFLICT DO NOTHING RETURNING session_id) "
+        "UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, stage = ? "
+        "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
+
+
 # PostgreSQL: the usual answer in one statement, one round trip, its own transaction (instead of five: BEGIN,
 # lock the session, insert, advance, COMMIT). It stores nothing (no row back) when the session is not at this
 # trial or the key or trial is taken; storage then finds out which, the long way.
-PG_SAVE_ANSWER = (
-    "WITH s AS (SELECT id, shown_position, shown_at FROM proceval_sessions "
-    "WHERE id = ? AND stage = 'trials' AND position = ? FOR UPDATE), "
-    "ins AS (INSERT INTO proceval_answers (session_id, position, kind, item_id, condition, scenario_id, response, "
-    "correct, rt_ms, comment, option_order, idempotency_key, pilot, created_at) "
-    "SELECT s.id, ?, ?, ?, ?, ?, ?, ?, "
-    "CASE WHEN s.shown_position = ? THEN round((?::float8 - s.shown_at) * 1000)::int END, ?, ?, ?, ?, ? FROM s "
-    "ON CONFLICT DO NOTHING RETURNING session_id) "
-    "UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, stage = ? "
-    "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
+PG_SAVE_ANSWER = _pg_save_answer(check_token=False)
+# The same for a session the server process knew from an earlier request, so the answer needs no lookup first:
+# the statement checks the token still belongs to the session (a rotated token stores nothing).
+PG_SAVE_ANSWER_BY_TOKEN = _pg_save_answer(check_token=True)
 
 
 def answer_columns(position: int, n_trials: int, next_stage: str, correct: bool | None,
@@ -137,9 +145,14 @@ def answer_columns(position: int, n_trials: int, next_stage: str, correct: bool 
 
 def pg_save_answer_params(session_id: int, position: int, kind: str, item_id: str, condition: str | None,
                           scenario_id: str | None, response: str, correct: bool | None, comment: str | None,
-                          order: str | None, key: str, pilot: bool, now: float, stage: str) -> tuple[Any, ...]:
-    """PG_SAVE_ANSWER's parameters, in its order (the sync and the async path both run it)."""
-    return (session_id, position, position, kind, item_id, condition, scenario_id, response, correct, position,
+                          order: str | None, key: str, pilot: bool, now: float, stage: str,
+                          token_hash: str | None = None) -> tuple[Any, ...]:
+    """PG_SAVE_ANSWER's parameters in its order (the sync and the async path both run it); with ``token_hash``,
+    PG_SAVE_ANSWER_BY_TOKEN's."""
+    session = (session_id,) if token_hash is None else (session_id, token_hash)
+    return (*session, position, position, kind, item_id, condition, scenario_id, response, correct, position,
             now, comment, order, key, bool(pilot), now, position + 1, position + 1, now, now, stage)
+
+
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
                    "PRAGMA busy_timeout=30000")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import socket
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,11 @@ class AppFactory:
     def __call__(self) -> Starlette:
         from proceval.humans.app import create_app
 
-        return create_app(self.dataset, self.config, self.db_url, pilot=self.pilot)
+        app = create_app(self.dataset, self.config, self.db_url, pilot=self.pilot)
+        # the dataset and templates live as long as the process: keep the garbage collector from scanning them
+        # again and again under load (a full collection walks every object it tracks)
+        gc.freeze()
+        return app
 
 
 def serve(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
