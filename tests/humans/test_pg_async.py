@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+import time
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -10,7 +14,7 @@ from proceval.dataset import Dataset
 from proceval.humans import StudyConfig, create_app
 from proceval.humans.storage import StudyStore
 
-from .conftest import LiveServer, participant
+from .conftest import LiveServer, free_port, participant
 
 PROLIFIC = "PROLIFIC_PID=5f0c0ffee0000000000000b2&STUDY_ID=study42&SESSION_ID=sess0002"
 
@@ -80,3 +84,81 @@ def test_an_answer_from_a_known_session_takes_one_statement_and_a_replaced_token
     answers = list(store.iter_answers())
     store.close()
     assert [a["position"] for a in answers] == [0, 1]  # the refused answer stored nothing
+
+
+class Outage:
+    """A TCP relay between the app and PostgreSQL that can be cut (every connection closed, new ones refused)
+    and restored on the same port: the database unreachable, as the app sees it when a network or server
+    goes away."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target, self.port = target, free_port()
+        self.listener: socket.socket | None = None
+        self.open_sockets: list[socket.socket] = []
+
+    def restore(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        assert self.listener is not None
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
+        self.listener.close()
+        for sock in self.open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.open_sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.target)
+            self.open_sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_an_unreachable_database_gets_a_503_page_within_seconds_and_the_study_goes_on_after(
+        dataset: Dataset, config: StudyConfig, postgres_url: str) -> None:
+    parts = urlsplit(postgres_url)
+    outage = Outage((parts.hostname or "127.0.0.1", parts.port or 5432))
+    outage.restore()
+    netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{outage.port}"
+    app = create_app(dataset, config, urlunsplit(parts._replace(netloc=netloc)))
+    prolific = PROLIFIC.replace("b2", "b4")
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as client:
+        p = participant(client)
+        page = p.step(p.step(p.step(p.open(prolific))))  # consent, instructions, check → first trial
+        page = p.step(page)  # one answer: the session is known to the server process
+        assert "Question 2 of" in page.text
+        form = dict(page.hidden, response=page.radios()["response"][0])
+        outage.cut()
+        for method, path, data in (("POST", "/study/trial", form), ("GET", "/study", None)):
+            start = time.monotonic()
+            response = client.request(method, path, data=data)
+            assert response.status_code == 503, (method, response.status_code, response.text[-300:])
+            assert "cannot reach its database" in response.text
+            assert time.monotonic() - start < 10
+        outage.restore()
+        assert client.post("/study/trial", data=form).status_code == 303  # the same answer, sent again
+        assert "Question 3 of" in p.current().text
+    store = StudyStore(postgres_url)
+    answers = list(store.iter_answers())
+    store.close()
+    assert [a["position"] for a in answers] == [0, 1]

@@ -11,6 +11,7 @@ per client; logging in opens a server-side admin session (its random token in a 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -29,7 +30,7 @@ from starlette.routing import Route
 from proceval.dataset import Dataset
 from proceval.humans.admin import AdminHandlers
 from proceval.humans.config import StudyConfig
-from proceval.humans.database import POSTGRES_POOL_SIZE
+from proceval.humans.database import POSTGRES_POOL_SIZE, ConnectionLost
 from proceval.humans.http import (
     IDEMPOTENCY_KEY,
     MAX_FREE_TEXT,
@@ -47,6 +48,8 @@ from proceval.humans.pg_async import AsyncHotPath, LoopHandlers
 from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.humans.throttle import FailedLogins
 from proceval.ids import canonical_json
+
+_log = logging.getLogger(__name__)
 
 
 def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
@@ -78,7 +81,7 @@ def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | 
         Route("/admin/login", handlers.admin_login, methods=["POST"]),
         Route("/admin/logout", handlers.admin_logout, methods=["POST"]),
         Route("/admin/export.{fmt}", handlers.admin_export, methods=["GET"]),
-    ], lifespan=_lifespan(store, hot))
+    ], lifespan=_lifespan(store, hot), exception_handlers={ConnectionLost: handlers.database_unavailable})
     app.state.study, app.state.hot = study, hot
     app.add_middleware(GuardMiddleware)
     return app
@@ -134,6 +137,13 @@ class _Handlers(AdminHandlers, LoopHandlers):
     @staticmethod
     def _see(path: str = "/study") -> RedirectResponse:
         return RedirectResponse(path, status_code=303)
+
+    async def database_unavailable(self, request: Request, exc: Exception) -> Response:
+        """The database could not be reached, even on the request's second try: say so (503), not a bare 500.
+        Nothing of the request was stored; what was acknowledged before is kept."""
+        _log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+        return self.study.error(503, "The study cannot reach its database just now. Please wait a minute and "
+                                     "reload the page; your answers so far are saved.")
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")

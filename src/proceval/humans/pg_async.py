@@ -41,7 +41,7 @@ def _numbered(sql: str) -> str:
 _SESSION_SQL = _numbered(_RAW_SESSION_BY_HASH)
 _SAVE_SQL = _numbered(PG_SAVE_ANSWER)
 _SAVE_BY_TOKEN_SQL = _numbered(PG_SAVE_ANSWER_BY_TOKEN)
-KNOWN_SESSIONS = 20_000  # sessions in their trials a server process remembers (a few MB; plans are shared)
+KNOWN_SESSIONS = 20_000  # sessions in their trials a server process remembers (about 1 KB each; plans are shared)
 # what a dropped connection looks like from asyncpg: a server restart, a terminated backend, a reset socket,
 # or a protocol left mid-operation by one of these (InternalClientError)
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
@@ -74,10 +74,10 @@ class AsyncHotPath:
         return self.pool is not None
 
     async def open(self) -> None:
-        # command_timeout bounds each statement (a server that stops answering fails the request in 10 s);
-        # acquiring then needs no timeout of its own, which would cost a timer per request
+        # timeout bounds connecting and command_timeout each statement: a database that stops answering fails
+        # the request within seconds; acquiring then needs no timeout of its own (a timer per request)
         self.pool = await asyncpg.create_pool(self.dsn, min_size=2, max_size=POSTGRES_POOL_SIZE, reset=_keep,
-                                              command_timeout=10)
+                                              timeout=10, command_timeout=10)
 
     async def close(self) -> None:
         pool, self.pool = self.pool, None
