@@ -11,7 +11,6 @@ per client; logging in opens a server-side admin session (its random token in a 
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import re
 import secrets
@@ -48,8 +47,6 @@ from proceval.humans.pg_async import AsyncHotPath, LoopHandlers
 from proceval.humans.storage import AnswerConflict, SessionExists, SessionRow, StudyStore
 from proceval.humans.throttle import FailedLogins
 from proceval.ids import canonical_json
-
-_log = logging.getLogger(__name__)
 
 
 def create_app(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None = None,
@@ -137,13 +134,6 @@ class _Handlers(AdminHandlers, LoopHandlers):
     @staticmethod
     def _see(path: str = "/study") -> RedirectResponse:
         return RedirectResponse(path, status_code=303)
-
-    async def database_unavailable(self, request: Request, exc: Exception) -> Response:
-        """The database could not be reached, even on the request's second try: say so (503), not a bare 500.
-        Nothing of the request was stored; what was acknowledged before is kept."""
-        _log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
-        return self.study.error(503, "The study cannot reach its database just now. Please wait a minute and "
-                                     "reload the page; your answers so far are saved.")
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")

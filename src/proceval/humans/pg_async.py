@@ -10,6 +10,7 @@ connections.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +31,8 @@ from proceval.humans.schema import (
     pg_save_answer_params,
 )
 from proceval.humans.storage import SessionRow, StudyStore, hash_token
+
+_log = logging.getLogger(__name__)
 
 
 def _numbered(sql: str) -> str:
@@ -152,6 +155,13 @@ class LoopHandlers:
     _answer_args: Callable[[Request, SessionRow, FormData], dict[str, Any] | Response]
     _save: Callable[[dict[str, Any]], Response]
     _see: Callable[..., Response]
+
+    async def database_unavailable(self, request: Request, exc: Exception) -> Response:
+        """PostgreSQL could not be reached, even on the request's second try: say so (503), not a bare 500.
+        Nothing of the request was stored; what was acknowledged before is kept."""
+        _log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+        return self.study.error(503, "The study cannot reach its database just now. Please wait a minute and "
+                                     "reload the page; your answers so far are saved.")
 
     @staticmethod
     async def _retrying(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
