@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 import time
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -57,6 +58,15 @@ def test_concurrent_double_submits_store_one_answer_on_the_event_loop(dataset: D
     assert all(a["rt_ms"] is not None and a["rt_ms"] >= 0 for a in answers)
 
 
+def at_second_trial(client: httpx.Client, prolific: str) -> tuple[Any, dict[str, str]]:
+    """A participant past one answer (so the server process knows the session), and its second trial's form."""
+    p = participant(client)
+    page = p.step(p.step(p.step(p.open(prolific))))  # consent, instructions, check → first trial
+    page = p.step(page)
+    assert "Question 2 of" in page.text
+    return p, dict(page.hidden, response=page.radios()["response"][0])
+
+
 def test_an_answer_from_a_known_session_takes_one_statement_and_a_replaced_token_none(
         dataset: Dataset, config: StudyConfig, postgres_url: str) -> None:
     """The server process remembers sessions in their trials, so an answer is stored without a lookup first; the
@@ -64,11 +74,7 @@ def test_an_answer_from_a_known_session_takes_one_statement_and_a_replaced_token
     app = create_app(dataset, config, postgres_url)
     prolific = PROLIFIC.replace("b2", "b3")
     with LiveServer(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as first:
-        p = participant(first)
-        page = p.step(p.step(p.step(p.open(prolific))))  # consent, instructions, check → first trial
-        page = p.step(page)  # one answer: the session is now known to the server
-        assert "Question 2 of" in page.text
-        form = dict(page.hidden, response=page.radios()["response"][0])
+        p, form = at_second_trial(first, prolific)
         before = app.state.hot.statements
         assert first.post("/study/trial", data=form).status_code == 303
         assert app.state.hot.statements - before == 1  # the answer alone, no session lookup
@@ -143,11 +149,7 @@ def test_an_unreachable_database_gets_a_503_page_within_seconds_and_the_study_go
     app = create_app(dataset, config, urlunsplit(parts._replace(netloc=netloc)))
     prolific = PROLIFIC.replace("b2", "b4")
     with LiveServer(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as client:
-        p = participant(client)
-        page = p.step(p.step(p.step(p.open(prolific))))  # consent, instructions, check → first trial
-        page = p.step(page)  # one answer: the session is known to the server process
-        assert "Question 2 of" in page.text
-        form = dict(page.hidden, response=page.radios()["response"][0])
+        p, form = at_second_trial(client, prolific)
         outage.cut()
         for method, path, data in (("POST", "/study/trial", form), ("GET", "/study", None)):
             start = time.monotonic()

@@ -101,10 +101,14 @@ class AsyncHotPath:
             await self.pool.expire_connections()  # the idle ones went with the server: replace them on next use
             raise ConnectionLost("the database connection was lost; try again") from exc
 
+    @staticmethod
+    def _digest(token: str) -> str | None:
+        return hash_token(token) if token and len(token) <= 128 else None
+
     async def session_by_token(self, token: str) -> SessionRow | None:
-        if not token or len(token) > 128:
+        digest = self._digest(token)
+        if digest is None:
             return None
-        digest = hash_token(token)
         row = await self._one(_SESSION_SQL, (digest,))
         if row is None:
             self.known.pop(digest, None)
@@ -120,11 +124,9 @@ class AsyncHotPath:
 
     def known_session(self, token: str) -> tuple[str, SessionRow] | None:
         """The token's hash and its session as last looked up by this process, if it was in its trials."""
-        if not token or len(token) > 128:
-            return None
-        digest = hash_token(token)
-        session = self.known.get(digest)
-        return None if session is None else (digest, session)
+        digest = self._digest(token)
+        session = None if digest is None else self.known.get(digest)
+        return None if digest is None or session is None else (digest, session)
 
     async def save_answer(self, session_id: int, position: int, *, kind: str, item_id: str, response: str,
                           key: str, n_trials: int, next_stage: str, condition: str | None = None,

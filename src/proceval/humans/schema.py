@@ -113,6 +113,8 @@ _RAW_INSERT_ANSWER = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, "
                       "stage = ? WHERE id = ? AND position = ?")
+
+
 def _pg_save_answer(check_token: bool) -> str:
     token = "token_hash = ? AND " if check_token else ""
     return (
