@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pytest
 
 from proceval.dataset import Dataset
-from proceval.humans import StudyConfig, create_app
+from proceval.humans import StudyConfig, create_app, pg_async
 from proceval.humans.storage import StudyStore
 
 from .conftest import LiveServer, free_port, participant
@@ -67,29 +68,43 @@ def at_second_trial(client: httpx.Client, prolific: str) -> tuple[Any, dict[str,
     return p, dict(page.hidden, response=page.radios()["response"][0])
 
 
-def test_an_answer_from_a_known_session_takes_one_statement_and_a_replaced_token_none(
-        dataset: Dataset, config: StudyConfig, postgres_url: str) -> None:
-    """The server process remembers sessions in their trials, so an answer is stored without a lookup first; the
-    statement itself checks the token, so a cookie replaced in another browser stores nothing, remembered or not."""
+def test_an_answer_and_its_next_page_take_one_statement_and_a_replaced_token_none(
+        dataset: Dataset, config: StudyConfig, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server process remembers sessions in their trials, so an answer is stored without a lookup first, and
+    the page after it is shown from the session as the answer's statement left it. The statement itself checks
+    the token, so a cookie replaced in another browser stores nothing, remembered or not; any later page is
+    looked up."""
     app = create_app(dataset, config, postgres_url)
     prolific = PROLIFIC.replace("b2", "b3")
     with LiveServer(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as first:
         p, form = at_second_trial(first, prolific)
         before = app.state.hot.statements
         assert first.post("/study/trial", data=form).status_code == 303
-        assert app.state.hot.statements - before == 1  # the answer alone, no session lookup
         page = p.current()
         assert "Question 3 of" in page.text
+        assert app.state.hot.statements - before == 1  # the answer alone: no lookup before it, none for the page
+        assert "Question 3 of" in p.current().text  # a reload is looked up
+        assert app.state.hot.statements - before == 2
         stale_form = dict(page.hidden, response=page.radios()["response"][0])
         # the same Prolific attempt opened in a second browser replaces the first browser's token
         with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as second:
             assert "Question 3 of" in participant(second).open(prolific).text
+        assert first.get("/study").status_code == 403
         refused = first.post("/study/trial", data=stale_form)
         assert refused.status_code == 403
+
+        # a page asked for long after the answer (FRESH_SECONDS) is looked up
+        monkeypatch.setattr(pg_async, "FRESH_SECONDS", 0.0)
+        with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as third:
+            p, form = at_second_trial(third, PROLIFIC.replace("b2", "b5"))
+            assert third.post("/study/trial", data=form).status_code == 303
+            before = app.state.hot.statements
+            assert "Question 3 of" in p.current().text
+            assert app.state.hot.statements - before == 1
     store = StudyStore(postgres_url)
     answers = list(store.iter_answers())
     store.close()
-    assert [a["position"] for a in answers] == [0, 1]  # the refused answer stored nothing
+    assert sorted(a["position"] for a in answers) == [0, 0, 1, 1]  # the refused answer stored nothing
 
 
 class Outage:

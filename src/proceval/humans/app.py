@@ -179,7 +179,7 @@ class _Handlers(AdminHandlers, LoopHandlers):
     # ------------------------------------------------------------- pages
     async def show(self, request: Request) -> Response:
         if self.hot is not None and self.hot.opened:
-            return await self._on_loop(request, self._show_on_loop)
+            return await self._on_loop(request, self._show_on_loop, page=True)
         return await self._run(self._show, request)
 
     def _show(self, request: Request, notice: str | None = None, status: int = 200) -> Response:

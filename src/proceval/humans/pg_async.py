@@ -45,6 +45,7 @@ _SESSION_SQL = _numbered(_RAW_SESSION_BY_HASH)
 _SAVE_SQL = _numbered(PG_SAVE_ANSWER)
 _SAVE_BY_TOKEN_SQL = _numbered(PG_SAVE_ANSWER_BY_TOKEN)
 KNOWN_SESSIONS = 20_000  # sessions in their trials a server process remembers (about 1 KB each; plans are shared)
+FRESH_SECONDS = 5.0  # how long the session an answer left is shown without a lookup (a redirect takes milliseconds)
 # what a dropped connection looks like from asyncpg: a server restart, a terminated backend, a reset socket,
 # or a protocol left mid-operation by one of these (InternalClientError)
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
@@ -71,6 +72,9 @@ class AsyncHotPath:
         # from a known session is stored without looking the session up first; its statement checks the rest
         # (the token, the stage, the position) in the database, and anything else goes the long way.
         self.known: dict[str, SessionRow] = {}
+        # the session as this process's answer statement left it, by token hash, with when: the page after the
+        # answer (the redirect's GET, milliseconds later) is shown from it without a lookup, once
+        self.fresh: dict[str, tuple[float, SessionRow]] = {}
 
     @property
     def opened(self) -> bool:
@@ -105,10 +109,14 @@ class AsyncHotPath:
     def _digest(token: str) -> str | None:
         return hash_token(token) if token and len(token) <= 128 else None
 
-    async def session_by_token(self, token: str) -> SessionRow | None:
+    async def session_by_token(self, token: str, *, page: bool = False) -> SessionRow | None:
+        """The token's session. ``page``: for showing the page, which may come from the answer just stored."""
         digest = self._digest(token)
         if digest is None:
             return None
+        fresh = self.fresh.pop(digest, None)
+        if page and fresh is not None and time.monotonic() - fresh[0] < FRESH_SECONDS:
+            return fresh[1]
         row = await self._one(_SESSION_SQL, (digest,))
         if row is None:
             self.known.pop(digest, None)
@@ -134,7 +142,8 @@ class AsyncHotPath:
                           option_order: list[str] | None = None, pilot: bool = False,
                           token_hash: str | None = None) -> bool:
         """Store the usual answer (the session is at this trial, the key is new) in one statement, the same one
-        :meth:`StudyStore.save_answer` runs first; with ``token_hash``, only while that token is the session's.
+        :meth:`StudyStore.save_answer` runs first; with ``token_hash``, only while that token is the session's,
+        and the session as the statement left it is kept to show the next page from (:attr:`fresh`).
         False: not stored; the caller looks the session up and runs ``StudyStore.save_answer``, which tells a
         duplicate from a stale or conflicting answer."""
         now = time.time()
@@ -142,6 +151,13 @@ class AsyncHotPath:
         params = pg_save_answer_params(session_id, position, kind, item_id, condition, scenario_id, response,
                                        correct_value, comment, order, key, pilot, now, stage, token_hash)
         row = await self._one(_SAVE_SQL if token_hash is None else _SAVE_BY_TOKEN_SQL, params)
+        if row is not None and token_hash is not None:
+            if len(self.fresh) >= KNOWN_SESSIONS:  # pages never asked for (a closed browser): drop the oldest
+                self.fresh.pop(next(iter(self.fresh)))
+            after = SessionRow.from_mapping(row, self.store._plans)
+            self.fresh[token_hash] = (time.monotonic(), after)
+            if after.stage != "trials":
+                self.known.pop(token_hash, None)
         return row is not None
 
 
@@ -176,12 +192,13 @@ class LoopHandlers:
             # (a transaction that failed stored nothing; answers carry idempotency keys)
             return await fn(*args, **kwargs)
 
-    async def _on_loop(self, request: Request, fn: Callable[..., Awaitable[Response]], *args: Any) -> Response:
+    async def _on_loop(self, request: Request, fn: Callable[..., Awaitable[Response]], *args: Any,
+                       page: bool = False) -> Response:
         """PostgreSQL: look the session up on the event loop (async connections), then ``fn``."""
         assert self.hot is not None
         try:
             token = request.cookies.get(SESSION_COOKIE) or ""
-            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_token, token)
+            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_token, token, page=page)
             return await fn(request, *args)
         except HttpError as exc:
             return self.study.error(exc.status, exc.message)
@@ -217,6 +234,7 @@ class LoopHandlers:
         args = self._answer_args(request, self._checked_session(request, form), form)
         if isinstance(args, Response):
             return args
-        if await self._retrying(self.hot.save_answer, **args):
+        digest = self.hot._digest(request.cookies.get(SESSION_COOKIE) or "")  # looked up by it just now
+        if await self._retrying(self.hot.save_answer, **args, token_hash=digest):
             return self._see()
         return await self._run(self._save, args)

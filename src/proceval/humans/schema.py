@@ -115,6 +115,10 @@ _RAW_ADVANCE_TRIAL = ("UPDATE proceval_sessions SET position = ?, shown_position
                       "stage = ? WHERE id = ? AND position = ?")
 
 
+# the session as the answer left it (the server shows the next page from it: see pg_async.AsyncHotPath.fresh)
+_SESSION_COLUMNS_AFTER = ", ".join(f"proceval_sessions.{c.name}" for c in sessions_table.columns)
+
+
 def _pg_save_answer(check_token: bool) -> str:
     token = "token_hash = ? AND " if check_token else ""
     return (
@@ -126,12 +130,13 @@ def _pg_save_answer(check_token: bool) -> str:
         "CASE WHEN s.shown_position = ? THEN round((?::float8 - s.shown_at) * 1000)::int END, ?, ?, ?, ?, ? FROM s "
         "ON CONFLICT DO NOTHING RETURNING session_id) "
         "UPDATE proceval_sessions SET position = ?, shown_position = ?, shown_at = ?, updated_at = ?, stage = ? "
-        "FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING 1 AS saved")
+        f"FROM ins WHERE proceval_sessions.id = ins.session_id RETURNING {_SESSION_COLUMNS_AFTER}")
 
 
 # PostgreSQL: the usual answer in one statement, one round trip, its own transaction (instead of five: BEGIN,
 # lock the session, insert, advance, COMMIT). It stores nothing (no row back) when the session is not at this
-# trial or the key or trial is taken; storage then finds out which, the long way.
+# trial or the key or trial is taken; storage then finds out which, the long way. Stored, it returns the session
+# as the answer left it.
 PG_SAVE_ANSWER = _pg_save_answer(check_token=False)
 # The same for a session the server process knew from an earlier request, so the answer needs no lookup first:
 # the statement checks the token still belongs to the session (a rotated token stores nothing).
