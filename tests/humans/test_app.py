@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from proceval.dataset import Dataset
 from proceval.errors import HumansError
 from proceval.humans import StudyConfig, create_app, export_responses
 from proceval.humans.config import load_study_config
+from proceval.humans.server import GC_YOUNG_THRESHOLD, AppFactory
 from proceval.humans.storage import StudyStore
 
 from .conftest import FULL_CONFIG, client_for, csrf_of, make_dataset, participant
@@ -239,3 +241,18 @@ def test_a_participant_goes_on_after_postgres_drops_the_connections(dataset: Dat
     answers = list(store.iter_answers())
     assert [a["position"] for a in answers] == list(range(len(answers))) and len(answers) >= 2
     store.close()
+
+
+def test_a_server_process_freezes_what_it_starts_with_and_collects_young_objects_less_often(
+        dataset: Dataset, config: StudyConfig, sqlite_url: str) -> None:
+    """What each worker process runs before serving: the dataset and templates leave the collector's
+    generations, and the youngest generation is collected every GC_YOUNG_THRESHOLD allocations."""
+    threshold = gc.get_threshold()
+    try:
+        app = AppFactory(str(dataset.path), config, sqlite_url, pilot=False)()
+        assert gc.get_freeze_count() > 10_000  # the loaded study, not a handful of objects
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD > 700  # 700: CPython's default
+        app.state.study.store.close()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
