@@ -105,13 +105,9 @@ class AsyncHotPath:
             await self.pool.expire_connections()  # the idle ones went with the server: replace them on next use
             raise ConnectionLost("the database connection was lost; try again") from exc
 
-    @staticmethod
-    def _digest(token: str) -> str | None:
-        return hash_token(token) if token and len(token) <= 128 else None
-
-    async def session_by_token(self, token: str, *, page: bool = False) -> SessionRow | None:
-        """The token's session. ``page``: for showing the page, which may come from the answer just stored."""
-        digest = self._digest(token)
+    async def session_by_digest(self, digest: str | None, *, page: bool = False) -> SessionRow | None:
+        """The session of the token with this hash. ``page``: for showing the page, which may come from the
+        answer just stored."""
         if digest is None:
             return None
         fresh = self.fresh.pop(digest, None)
@@ -130,11 +126,9 @@ class AsyncHotPath:
             self.known.pop(digest, None)
         return session
 
-    def known_session(self, token: str) -> tuple[str, SessionRow] | None:
-        """The token's hash and its session as last looked up by this process, if it was in its trials."""
-        digest = self._digest(token)
-        session = None if digest is None else self.known.get(digest)
-        return None if digest is None or session is None else (digest, session)
+    def known_session(self, digest: str | None) -> SessionRow | None:
+        """The token's session as last looked up by this process, if it was in its trials."""
+        return None if digest is None else self.known.get(digest)
 
     async def save_answer(self, session_id: int, position: int, *, kind: str, item_id: str, response: str,
                           key: str, n_trials: int, next_stage: str, condition: str | None = None,
@@ -192,13 +186,21 @@ class LoopHandlers:
             # (a transaction that failed stored nothing; answers carry idempotency keys)
             return await fn(*args, **kwargs)
 
+    @staticmethod
+    def _token_hash(request: Request) -> str | None:
+        """The hash of the request's session cookie (what sessions are found by), computed once per request."""
+        if "proceval.token_hash" not in request.scope:
+            token = request.cookies.get(SESSION_COOKIE) or ""
+            request.scope["proceval.token_hash"] = hash_token(token) if token and len(token) <= 128 else None
+        return request.scope["proceval.token_hash"]  # type: ignore[no-any-return]
+
     async def _on_loop(self, request: Request, fn: Callable[..., Awaitable[Response]], *args: Any,
                        page: bool = False) -> Response:
         """PostgreSQL: look the session up on the event loop (async connections), then ``fn``."""
         assert self.hot is not None
         try:
-            token = request.cookies.get(SESSION_COOKIE) or ""
-            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_token, token, page=page)
+            digest = self._token_hash(request)
+            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_digest, digest, page=page)
             return await fn(request, *args)
         except HttpError as exc:
             return self.study.error(exc.status, exc.message)
@@ -215,9 +217,9 @@ class LoopHandlers:
         answer, a statement that stores nothing) goes the long way, which looks the session up afresh: the
         answer is judged on the database's state, never on what was remembered."""
         assert self.hot is not None
-        known = self.hot.known_session(request.cookies.get(SESSION_COOKIE) or "")
-        if known is not None:
-            digest, session = known
+        digest = self._token_hash(request)
+        session = self.hot.known_session(digest)
+        if session is not None:
             request.scope["proceval.session"] = session
             try:
                 args = self._answer_args(request, self._checked_session(request, form), form)
@@ -234,7 +236,6 @@ class LoopHandlers:
         args = self._answer_args(request, self._checked_session(request, form), form)
         if isinstance(args, Response):
             return args
-        digest = self.hot._digest(request.cookies.get(SESSION_COOKIE) or "")  # looked up by it just now
-        if await self._retrying(self.hot.save_answer, **args, token_hash=digest):
+        if await self._retrying(self.hot.save_answer, **args, token_hash=self._token_hash(request)):
             return self._see()
         return await self._run(self._save, args)
