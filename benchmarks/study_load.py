@@ -17,7 +17,9 @@ The baseline, measured in the same run against the same server, is the rate of `
 database, no template) with the same concurrency; ``ratio_to_baseline`` = saturated answers/s ÷ that rate.
 
 The figures of the two backends come from the same run, on the same machine state: ``postgres_to_sqlite``
-is PostgreSQL's saturated answers/s ÷ SQLite's. The 1-minute load average is printed beside each backend.
+is PostgreSQL's saturated answers/s ÷ SQLite's. The 1-minute load average is printed beside each backend, and
+each phase's CPU per answer (server processes, PostgreSQL's processes, load generator) and ``cores_busy``:
+that CPU as a fraction of all the machine's cores over the phase (near 1: the machine itself is the limit).
 
     .venv/bin/python benchmarks/study_load.py                     # SQLite, and PostgreSQL if reachable
     .venv/bin/python benchmarks/study_load.py --participants 50 --db sqlite --rate 500
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -265,8 +268,18 @@ async def baseline(port: int, concurrency: int, seconds: float) -> float:
     return rate
 
 
-async def load(port: int, n: int, limit_s: float, rate: float | None, first: int) -> dict[str, Any]:
-    """One phase with participants ``bench{first}`` … ``bench{first + n - 1}``: saturated, or paced at ``rate``."""
+Meter = Callable[[], tuple[float | None, float | None, float]]
+
+
+def cpu_meter(pid: int, postgres: bool) -> Meter:
+    """CPU seconds so far of the server processes, PostgreSQL's processes (None on SQLite, which runs inside
+    the server) and this load generator."""
+    return lambda: (cpu_seconds(pid), postgres_cpu_seconds() if postgres else None, time.process_time())
+
+
+async def load(port: int, n: int, limit_s: float, rate: float | None, first: int, meter: Meter) -> dict[str, Any]:
+    """One phase with participants ``bench{first}`` … ``bench{first + n - 1}``: saturated, or paced at ``rate``.
+    The CPU is metered over the timed trials only (not the participants' setup)."""
     clients = [RawClient(port) for _ in range(n)]
     try:
         pages = []
@@ -276,6 +289,7 @@ async def load(port: int, n: int, limit_s: float, rate: float | None, first: int
         latencies: list[float] = []
         full: list[float] = []
         acked: list[tuple[str, int, str]] = []
+        cpu0 = meter()
         t0 = time.perf_counter()
         if rate is None:
             stop = time.monotonic() + limit_s
@@ -288,9 +302,12 @@ async def load(port: int, n: int, limit_s: float, rate: float | None, first: int
                     for i, (c, p) in enumerate(zip(clients, pages, strict=True))]
         await asyncio.gather(*runs)
         wall = time.perf_counter() - t0
+        cpu1 = meter()
     finally:
         await asyncio.gather(*(c.close() for c in clients))
-    return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall}
+    cpu = {part: None if a is None or b is None else b - a
+           for part, a, b in zip(("server", "database", "load_generator"), cpu0, cpu1, strict=True)}
+    return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall, "cpu_s": cpu}
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
@@ -304,6 +321,11 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         "answer_p99_ms": round(percentile(ms, 0.99), 2),
         "page_cycle_p50_ms": round(statistics.median(full), 2),
         "page_cycle_p99_ms": round(percentile(full, 0.99), 2),
+        # where the machine's CPU went during the timed trials, per answer: the server processes, PostgreSQL's
+        # processes (on this machine) and this load generator; and how busy that kept the machine's cores
+        "cpu_ms_per_answer": {part: None if t is None else round(1000 * t / len(ms), 2)
+                              for part, t in result["cpu_s"].items()},
+        "cores_busy": round(sum(t for t in result["cpu_s"].values() if t) / result["wall_s"] / (os.cpu_count() or 1), 2),
     }
 
 
@@ -316,10 +338,9 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     n = args.participants
     try:
         base = run_async(baseline(port, n, 3.0))
-        cpu0, db0, own0 = cpu_seconds(proc.pid), postgres_cpu_seconds(), time.process_time()
-        saturated = run_async(load(port, n, args.limit, None, first=0))
-        cpu1, db1, own1 = cpu_seconds(proc.pid), postgres_cpu_seconds(), time.process_time()
-        paced = run_async(load(port, n, args.limit, args.rate, first=n))
+        meter = cpu_meter(proc.pid, postgres=name == "postgres")
+        saturated = run_async(load(port, n, args.limit, None, first=0, meter=meter))
+        paced = run_async(load(port, n, args.limit, args.rate, first=n, meter=meter))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -334,22 +355,7 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     return {
         "participants": n,
         "workers": args.workers,
-        "saturated": {
-            **capacity,
-            # answers per second of server CPU time: what one dedicated core would sustain, whatever else
-            # the machine was doing during the run (setup of the participants included)
-            "answers_per_server_cpu_s": (round(capacity["answers"] / (cpu1 - cpu0), 1)
-                                         if cpu0 is not None and cpu1 else None),
-            "server_cpu_s": round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None,
-            # where the machine's CPU went, per answer (setup included): the server processes, PostgreSQL's
-            # processes (on this machine; SQLite runs inside the server) and this load generator
-            "cpu_ms_per_answer": {
-                "server": round(1000 * (cpu1 - cpu0) / capacity["answers"], 2) if cpu0 is not None and cpu1 else None,
-                "database": (round(1000 * (db1 - db0) / capacity["answers"], 2)
-                             if db0 is not None and db1 is not None and name == "postgres" else None),
-                "load_generator": round(1000 * (own1 - own0) / capacity["answers"], 2),
-            },
-        },
+        "saturated": capacity,
         "paced": {"offered_answers_per_s": args.rate, **at_rate},
         "load_average_1m": round(os.getloadavg()[0], 2),
         "baseline_healthz_per_s": round(base, 1),
