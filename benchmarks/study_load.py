@@ -221,13 +221,13 @@ async def participant_trials(client: RawClient, page: Page, latencies: list[floa
     while page.action == "/study/trial" and time.monotonic() < stop:
         data = {**page.hidden, "response": page.radios()["response"][0]}
         t0 = time.perf_counter()
-        status, _headers, text = await client.request("POST", "/study/trial", data)
+        status, headers, text = await client.request("POST", "/study/trial", data)
         t1 = time.perf_counter()
         if status != 303:
             raise RuntimeError(f"answer refused: {status} {text[-300:]}")
         acked.append((name, int(data["position"]), data["response"]))
         latencies.append(t1 - t0)
-        page = await client.page("GET", "/study")
+        page = await client.page("GET", headers["location"])  # as a browser follows the redirect
         full.append(time.perf_counter() - t0)
 
 
@@ -240,12 +240,12 @@ async def participant_paced(client: RawClient, page: Page, latencies: list[float
         if wait > 0:
             await asyncio.sleep(wait)
         data = {**page.hidden, "response": page.radios()["response"][0]}
-        status, _headers, text = await client.request("POST", "/study/trial", data)
+        status, headers, text = await client.request("POST", "/study/trial", data)
         if status != 303:
             raise RuntimeError(f"answer refused: {status} {text[-300:]}")
         acked.append((name, int(data["position"]), data["response"]))
         latencies.append(time.perf_counter() - due)
-        page = await client.page("GET", "/study")
+        page = await client.page("GET", headers["location"])
         full.append(time.perf_counter() - due)
         due += interval
 

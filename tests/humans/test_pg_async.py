@@ -71,21 +71,27 @@ def at_second_trial(client: httpx.Client, prolific: str) -> tuple[Any, dict[str,
 def test_an_answer_and_its_next_page_take_one_statement_and_a_replaced_token_none(
         dataset: Dataset, config: StudyConfig, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server process remembers sessions in their trials, so an answer is stored without a lookup first, and
-    the page after it is shown from the session as the answer's statement left it. The statement itself checks
-    the token, so a cookie replaced in another browser stores nothing, remembered or not; any later page is
-    looked up."""
+    the page its redirect leads to is shown from the session as the answer's statement left it. Any other page
+    (a reload, /study without that redirect, a page asked for too late) is looked up. The statement itself checks
+    the token, so a cookie replaced in another browser stores nothing, remembered or not."""
     app = create_app(dataset, config, postgres_url)
+    hot = app.state.hot
     prolific = PROLIFIC.replace("b2", "b3")
     with LiveServer(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as first:
         p, form = at_second_trial(first, prolific)
-        before = app.state.hot.statements
-        assert first.post("/study/trial", data=form).status_code == 303
-        page = p.current()
+        before = hot.statements
+        answered = first.post("/study/trial", data=form)
+        assert answered.status_code == 303
+        redirect = answered.headers["location"]
+        assert redirect.startswith("/study?")
+        page = first.get(redirect)
         assert "Question 3 of" in page.text
-        assert app.state.hot.statements - before == 1  # the answer alone: no lookup before it, none for the page
-        assert "Question 3 of" in p.current().text  # a reload is looked up
-        assert app.state.hot.statements - before == 2
-        stale_form = dict(page.hidden, response=page.radios()["response"][0])
+        assert hot.statements - before == 1  # the answer alone: no lookup before it, none for its page
+        assert "Question 3 of" in first.get(redirect).text  # the same redirect again (a reload) is looked up
+        assert "Question 3 of" in p.current().text  # and so is /study
+        assert hot.statements - before == 3
+        current = p.current()
+        stale_form = dict(current.hidden, response=current.radios()["response"][0])
         # the same Prolific attempt opened in a second browser replaces the first browser's token
         with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as second:
             assert "Question 3 of" in participant(second).open(prolific).text
@@ -93,18 +99,24 @@ def test_an_answer_and_its_next_page_take_one_statement_and_a_replaced_token_non
         refused = first.post("/study/trial", data=stale_form)
         assert refused.status_code == 403
 
-        # a page asked for long after the answer (FRESH_SECONDS) is looked up
-        monkeypatch.setattr(pg_async, "FRESH_SECONDS", 0.0)
+        # another answer's redirect, or the right one asked for too late (FRESH_SECONDS), is looked up
         with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as third:
             p, form = at_second_trial(third, PROLIFIC.replace("b2", "b5"))
-            assert third.post("/study/trial", data=form).status_code == 303
-            before = app.state.hot.statements
-            assert "Question 3 of" in p.current().text
-            assert app.state.hot.statements - before == 1
+            redirect = third.post("/study/trial", data=form).headers["location"]
+            before = hot.statements
+            assert "Question 3 of" in third.get(redirect + "0").text
+            assert hot.statements - before == 1
+            current = p.current()
+            monkeypatch.setattr(pg_async, "FRESH_SECONDS", 0.0)
+            redirect = third.post("/study/trial", data=dict(current.hidden, response=current.radios()["response"][0])
+                                  ).headers["location"]
+            before = hot.statements
+            assert "Question 4 of" in third.get(redirect).text
+            assert hot.statements - before == 1
     store = StudyStore(postgres_url)
     answers = list(store.iter_answers())
     store.close()
-    assert sorted(a["position"] for a in answers) == [0, 0, 1, 1]  # the refused answer stored nothing
+    assert sorted(a["position"] for a in answers) == [0, 0, 1, 1, 2]  # the refused answer stored nothing
 
 
 class Outage:

@@ -10,6 +10,7 @@ connections.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,7 @@ _SAVE_SQL = _numbered(PG_SAVE_ANSWER)
 _SAVE_BY_TOKEN_SQL = _numbered(PG_SAVE_ANSWER_BY_TOKEN)
 KNOWN_SESSIONS = 20_000  # sessions in their trials a server process remembers (about 1 KB each; plans are shared)
 FRESH_SECONDS = 5.0  # how long the session an answer left is shown without a lookup (a redirect takes milliseconds)
+AFTER_ANSWER = "/study?answer="  # where an answer stored on the hot path sends the browser (with its number)
 # what a dropped connection looks like from asyncpg: a server restart, a terminated backend, a reset socket,
 # or a protocol left mid-operation by one of these (InternalClientError)
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
@@ -72,9 +74,11 @@ class AsyncHotPath:
         # from a known session is stored without looking the session up first; its statement checks the rest
         # (the token, the stage, the position) in the database, and anything else goes the long way.
         self.known: dict[str, SessionRow] = {}
-        # the session as this process's answer statement left it, by token hash, with when: the page after the
-        # answer (the redirect's GET, milliseconds later) is shown from it without a lookup, once
-        self.fresh: dict[str, tuple[float, SessionRow]] = {}
+        # the session as this process's answer statement left it, by token hash, with the query of the redirect
+        # that answer sent and when: the GET following exactly that redirect (milliseconds later, on the
+        # browser's connection to this process) shows the page from it without a lookup, once
+        self.fresh: dict[str, tuple[bytes, float, SessionRow]] = {}
+        self._answers = itertools.count(1)  # numbers the redirects of the answers stored here
 
     @property
     def opened(self) -> bool:
@@ -105,14 +109,14 @@ class AsyncHotPath:
             await self.pool.expire_connections()  # the idle ones went with the server: replace them on next use
             raise ConnectionLost("the database connection was lost; try again") from exc
 
-    async def session_by_digest(self, digest: str | None, *, page: bool = False) -> SessionRow | None:
-        """The session of the token with this hash. ``page``: for showing the page, which may come from the
-        answer just stored."""
+    async def session_by_digest(self, digest: str | None, *, query: bytes | None = None) -> SessionRow | None:
+        """The session of the token with this hash. ``query``: a page's, which is shown from the session an
+        answer just left when it is that answer's redirect."""
         if digest is None:
             return None
         fresh = self.fresh.pop(digest, None)
-        if page and fresh is not None and time.monotonic() - fresh[0] < FRESH_SECONDS:
-            return fresh[1]
+        if fresh is not None and fresh[0] == query and time.monotonic() - fresh[1] < FRESH_SECONDS:
+            return fresh[2]
         row = await self._one(_SESSION_SQL, (digest,))
         if row is None:
             self.known.pop(digest, None)
@@ -134,25 +138,29 @@ class AsyncHotPath:
                           key: str, n_trials: int, next_stage: str, condition: str | None = None,
                           scenario_id: str | None = None, correct: bool | None = None, comment: str | None = None,
                           option_order: list[str] | None = None, pilot: bool = False,
-                          token_hash: str | None = None) -> bool:
+                          token_hash: str | None = None) -> str | None:
         """Store the usual answer (the session is at this trial, the key is new) in one statement, the same one
         :meth:`StudyStore.save_answer` runs first; with ``token_hash``, only while that token is the session's,
-        and the session as the statement left it is kept to show the next page from (:attr:`fresh`).
-        False: not stored; the caller looks the session up and runs ``StudyStore.save_answer``, which tells a
-        duplicate from a stale or conflicting answer."""
+        and the session as the statement left it is kept to show the next page from (:attr:`fresh`). Returns
+        where to send the browser, or None: not stored; the caller looks the session up and runs
+        ``StudyStore.save_answer``, which tells a duplicate from a stale or conflicting answer."""
         now = time.time()
         correct_value, order, stage = answer_columns(position, n_trials, next_stage, correct, option_order)
         params = pg_save_answer_params(session_id, position, kind, item_id, condition, scenario_id, response,
                                        correct_value, comment, order, key, pilot, now, stage, token_hash)
         row = await self._one(_SAVE_SQL if token_hash is None else _SAVE_BY_TOKEN_SQL, params)
-        if row is not None and token_hash is not None:
-            if len(self.fresh) >= KNOWN_SESSIONS:  # pages never asked for (a closed browser): drop the oldest
-                self.fresh.pop(next(iter(self.fresh)))
-            after = SessionRow.from_mapping(row, self.store._plans)
-            self.fresh[token_hash] = (time.monotonic(), after)
-            if after.stage != "trials":
-                self.known.pop(token_hash, None)
-        return row is not None
+        if row is None:
+            return None
+        if token_hash is None:
+            return "/study"
+        if len(self.fresh) >= KNOWN_SESSIONS:  # pages never asked for (a closed browser): drop the oldest
+            self.fresh.pop(next(iter(self.fresh)))
+        after = SessionRow.from_mapping(row, self.store._plans)
+        target = f"{AFTER_ANSWER}{next(self._answers)}"
+        self.fresh[token_hash] = (target.partition("?")[2].encode(), time.monotonic(), after)
+        if after.stage != "trials":
+            self.known.pop(token_hash, None)
+        return target
 
 
 class LoopHandlers:
@@ -196,11 +204,13 @@ class LoopHandlers:
 
     async def _on_loop(self, request: Request, fn: Callable[..., Awaitable[Response]], *args: Any,
                        page: bool = False) -> Response:
-        """PostgreSQL: look the session up on the event loop (async connections), then ``fn``."""
+        """PostgreSQL: look the session up on the event loop (async connections), then ``fn``. ``page``: a GET of
+        the study page, which the answer just stored may have sent (see :meth:`AsyncHotPath.session_by_digest`)."""
         assert self.hot is not None
         try:
             digest = self._token_hash(request)
-            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_digest, digest, page=page)
+            query = request.scope.get("query_string") if page else None
+            request.scope["proceval.session"] = await self._retrying(self.hot.session_by_digest, digest, query=query)
             return await fn(request, *args)
         except HttpError as exc:
             return self.study.error(exc.status, exc.message)
@@ -225,8 +235,9 @@ class LoopHandlers:
                 args = self._answer_args(request, self._checked_session(request, form), form)
             except HttpError:
                 args = None  # told the long way, on the session as it is now
-            if isinstance(args, dict) and await self._retrying(self.hot.save_answer, **args, token_hash=digest):
-                return self._see()
+            target = await self._retrying(self.hot.save_answer, **args, token_hash=digest) if isinstance(args, dict) else None
+            if target is not None:
+                return self._see(target)
         return await self._on_loop(request, self._answer_on_loop, form)
 
     async def _answer_on_loop(self, request: Request, form: FormData) -> Response:
@@ -236,6 +247,7 @@ class LoopHandlers:
         args = self._answer_args(request, self._checked_session(request, form), form)
         if isinstance(args, Response):
             return args
-        if await self._retrying(self.hot.save_answer, **args, token_hash=self._token_hash(request)):
-            return self._see()
+        target = await self._retrying(self.hot.save_answer, **args, token_hash=self._token_hash(request))
+        if target is not None:
+            return self._see(target)
         return await self._run(self._save, args)
