@@ -28,16 +28,14 @@ from starlette.routing import Route
 
 from proceval.dataset import Dataset
 from proceval.humans.admin import AdminHandlers
+from proceval.humans.answers import NoAnswer, checked_answer
 from proceval.humans.config import StudyConfig
 from proceval.humans.database import POSTGRES_POOL_SIZE, ConnectionLost
 from proceval.humans.http import (
-    IDEMPOTENCY_KEY,
-    MAX_FREE_TEXT,
     PROLIFIC_PARAM,
     SESSION_COOKIE,
     GuardMiddleware,
     HttpError,
-    _form_int,
     _form_text,
     _TooLarge,
     _urlencoded_form,
@@ -312,58 +310,12 @@ class _Handlers(AdminHandlers, LoopHandlers):
 
     def _answer_args(self, request: Request, session: SessionRow, form: FormData) -> dict[str, Any] | Response:
         """The checked answer as ``StudyStore.save_answer``'s arguments, or the page to show instead."""
-        key = _form_text(form, "key", max_len=64)
-        if not IDEMPOTENCY_KEY.match(key):
-            raise HttpError(400, "The form's key is malformed. Please reload the page.")
-        if session.plan is None:
-            raise HttpError(409, "The trials have not started yet.")
-        position = _form_int(form, "position")
-        if not 0 <= position < len(session.plan):
-            raise HttpError(400, f"There is no trial number {position + 1} in this study.")
-        trial = self.study.trial(session, position)
-        ref = _form_text(form, "item_id", max_len=128)
-        if ref != self.study.public_ref(trial):
-            if ref in self.study.items or ref in self.study.check_refs:
-                raise HttpError(400, "That item is not the one at this point of your study.")
-            raise HttpError(400, "Unknown item.")
-        response = form.get("response")
-        if response is None or response == "":
-            if session.stage == "trials" and session.position == position:
+        try:
+            return checked_answer(self.study, session, form)
+        except NoAnswer as missing:
+            if session.stage == "trials" and session.position == missing.position:
                 return self._show(request, notice="Please answer the question before continuing.", status=400)
             return self._see()
-        if not isinstance(response, str):
-            raise HttpError(400, "The answer must be text.")
-        correct: bool | None = None
-        if trial.check is not None:
-            if response not in {o.key for o in trial.check.options}:
-                raise HttpError(400, "That option is not on offer.")
-            correct = response == trial.check.answer
-        else:
-            item = trial.item
-            assert item is not None
-            if item.response_type == "choice":
-                if response not in {o["key"] for o in item.options}:
-                    raise HttpError(400, "That option is not on offer.")
-                correct = None  # scored by the analysis, not here
-            elif item.response_type == "rating":
-                low, high = item.scale
-                if not re.fullmatch(r"-?\d{1,6}", response) or not low <= int(response) <= high:
-                    raise HttpError(400, f"A rating must be a whole number from {low} to {high}.")
-                response = str(int(response))
-            else:
-                if len(response) > MAX_FREE_TEXT:
-                    raise HttpError(400, f"The answer is too long (at most {MAX_FREE_TEXT} characters).")
-                if not response.strip():
-                    return self._show(request, notice="Please answer the question before continuing.", status=400)
-        comment = _form_text(form, "comment", max_len=self.config.max_comment_chars, required=False).strip()
-        if comment and not self.config.comments:
-            raise HttpError(400, "Comments are not collected in this study.")
-        item = trial.item
-        return dict(
-            session_id=session.id, position=position, kind=trial.kind, item_id=trial.ref, response=response, key=key,
-            n_trials=len(session.plan), next_stage=self.study.after_trials,
-            condition=item.condition_name if item else None, scenario_id=item.scenario_id if item else None,
-            correct=correct, comment=comment or None, option_order=trial.order, pilot=session.pilot)
 
     def _demographics(self, request: Request, session: SessionRow, form: FormData) -> Response:
         if session.stage != "demographics":
