@@ -26,12 +26,11 @@ from proceval.humans.http import SESSION_COOKIE, HttpError
 from proceval.humans.pages import Study
 from proceval.humans.schema import (
     _RAW_SESSION_BY_HASH,
-    PG_SAVE_ANSWER,
     PG_SAVE_ANSWER_BY_TOKEN,
     answer_columns,
     pg_save_answer_params,
 )
-from proceval.humans.storage import SessionRow, StudyStore, hash_token
+from proceval.humans.storage import SessionRow, StudyStore, token_digest
 
 _log = logging.getLogger(__name__)
 
@@ -43,11 +42,9 @@ def _numbered(sql: str) -> str:
 
 
 _SESSION_SQL = _numbered(_RAW_SESSION_BY_HASH)
-_SAVE_SQL = _numbered(PG_SAVE_ANSWER)
 _SAVE_BY_TOKEN_SQL = _numbered(PG_SAVE_ANSWER_BY_TOKEN)
 KNOWN_SESSIONS = 20_000  # sessions in their trials a server process remembers (about 1 KB each; plans are shared)
 FRESH_SECONDS = 5.0  # how long the session an answer left is shown without a lookup (a redirect takes milliseconds)
-AFTER_ANSWER = "/study?answer="  # where an answer stored on the hot path sends the browser (with its number)
 # what a dropped connection looks like from asyncpg: a server restart, a terminated backend, a reset socket,
 # or a protocol left mid-operation by one of these (InternalClientError)
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
@@ -137,30 +134,27 @@ class AsyncHotPath:
     async def save_answer(self, session_id: int, position: int, *, kind: str, item_id: str, response: str,
                           key: str, n_trials: int, next_stage: str, condition: str | None = None,
                           scenario_id: str | None = None, correct: bool | None = None, comment: str | None = None,
-                          option_order: list[str] | None = None, pilot: bool = False,
-                          token_hash: str | None = None) -> str | None:
-        """Store the usual answer (the session is at this trial, the key is new) in one statement, the same one
-        :meth:`StudyStore.save_answer` runs first; with ``token_hash``, only while that token is the session's,
-        and the session as the statement left it is kept to show the next page from (:attr:`fresh`). Returns
-        where to send the browser, or None: not stored; the caller looks the session up and runs
+                          option_order: list[str] | None = None, pilot: bool = False, token_hash: str) -> str | None:
+        """Store the usual answer (the session is at this trial, the key is new) in one statement, the one
+        :meth:`StudyStore.save_answer` runs first, and only while ``token_hash`` is the session's token; the
+        session as the statement left it is kept to show the next page from (:attr:`fresh`). Returns where to
+        send the browser, or None: not stored; the caller looks the session up and runs
         ``StudyStore.save_answer``, which tells a duplicate from a stale or conflicting answer."""
         now = time.time()
         correct_value, order, stage = answer_columns(position, n_trials, next_stage, correct, option_order)
         params = pg_save_answer_params(session_id, position, kind, item_id, condition, scenario_id, response,
                                        correct_value, comment, order, key, pilot, now, stage, token_hash)
-        row = await self._one(_SAVE_SQL if token_hash is None else _SAVE_BY_TOKEN_SQL, params)
+        row = await self._one(_SAVE_BY_TOKEN_SQL, params)
         if row is None:
             return None
-        if token_hash is None:
-            return "/study"
         if len(self.fresh) >= KNOWN_SESSIONS:  # pages never asked for (a closed browser): drop the oldest
             self.fresh.pop(next(iter(self.fresh)))
         after = SessionRow.from_mapping(row, self.store._plans)
-        target = f"{AFTER_ANSWER}{next(self._answers)}"
-        self.fresh[token_hash] = (target.partition("?")[2].encode(), time.monotonic(), after)
+        query = f"answer={next(self._answers)}"
+        self.fresh[token_hash] = (query.encode(), time.monotonic(), after)
         if after.stage != "trials":
             self.known.pop(token_hash, None)
-        return target
+        return f"/study?{query}"
 
 
 class LoopHandlers:
@@ -198,8 +192,7 @@ class LoopHandlers:
     def _token_hash(request: Request) -> str | None:
         """The hash of the request's session cookie (what sessions are found by), computed once per request."""
         if "proceval.token_hash" not in request.scope:
-            token = request.cookies.get(SESSION_COOKIE) or ""
-            request.scope["proceval.token_hash"] = hash_token(token) if token and len(token) <= 128 else None
+            request.scope["proceval.token_hash"] = token_digest(request.cookies.get(SESSION_COOKIE))
         return request.scope["proceval.token_hash"]  # type: ignore[no-any-return]
 
     async def _on_loop(self, request: Request, fn: Callable[..., Awaitable[Response]], *args: Any,
@@ -235,9 +228,10 @@ class LoopHandlers:
                 args = self._answer_args(request, self._checked_session(request, form), form)
             except HttpError:
                 args = None  # told the long way, on the session as it is now
-            target = await self._retrying(self.hot.save_answer, **args, token_hash=digest) if isinstance(args, dict) else None
-            if target is not None:
-                return self._see(target)
+            if isinstance(args, dict):
+                target = await self._retrying(self.hot.save_answer, **args, token_hash=digest)
+                if target is not None:
+                    return self._see(target)
         return await self._on_loop(request, self._answer_on_loop, form)
 
     async def _answer_on_loop(self, request: Request, form: FormData) -> Response:
@@ -247,7 +241,9 @@ class LoopHandlers:
         args = self._answer_args(request, self._checked_session(request, form), form)
         if isinstance(args, Response):
             return args
-        target = await self._retrying(self.hot.save_answer, **args, token_hash=self._token_hash(request))
+        digest = self._token_hash(request)
+        assert digest is not None  # the session was found by it
+        target = await self._retrying(self.hot.save_answer, **args, token_hash=digest)
         if target is not None:
             return self._see(target)
         return await self._run(self._save, args)

@@ -54,6 +54,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_digest(token: str | None) -> str | None:
+    """A cookie's token as the database finds it: its hash, or None for no token or one longer than any issued."""
+    return hash_token(token) if token and len(token) <= 128 else None
+
+
 def new_token() -> str:
     """An unguessable session token (256 bits)."""
     return secrets.token_urlsafe(32)
@@ -189,10 +194,11 @@ class StudyStore(Database):
         return SessionRow.from_row(row)
 
     def session_by_token(self, token: str) -> SessionRow | None:
-        if not token or len(token) > 128:
+        digest = token_digest(token)
+        if digest is None:
             return None
         with self._hot(write=False) as run:  # one statement in autocommit mode: its own snapshot
-            row = run(_RAW_SESSION_BY_HASH, (hash_token(token),))
+            row = run(_RAW_SESSION_BY_HASH, (digest,))
         return SessionRow.from_mapping(row, self._plans) if row is not None else None
 
     def session_by_participant(self, study_id: str | None, participant: str) -> SessionRow | None:
@@ -292,11 +298,12 @@ class StudyStore(Database):
 
     def admin_session_valid(self, token: str, admin_key: str) -> bool:
         """Whether ``token`` is an unexpired admin session opened with the admin token ``admin_key`` derives from."""
-        if not token or len(token) > 128:
+        digest = token_digest(token)
+        if digest is None:
             return False
         t = admin_sessions_table.c
         return self._first(select(t.token_hash).where(
-            t.token_hash == hash_token(token), t.admin_key == admin_key, t.expires_at > time.time())) is not None
+            t.token_hash == digest, t.admin_key == admin_key, t.expires_at > time.time())) is not None
 
     def end_admin_session(self, token: str) -> None:
         """Revoke an admin session (logging out): its cookie stops working everywhere."""
