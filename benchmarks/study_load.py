@@ -20,6 +20,8 @@ The figures of the two backends come from the same run, on the same machine stat
 is PostgreSQL's saturated answers/s ÷ SQLite's. The 1-minute load average is printed beside each backend, and
 each phase's CPU per answer (server processes, PostgreSQL's processes, load generator) and ``cores_busy``:
 that CPU as a fraction of all the machine's cores over the phase (near 1: the machine itself is the limit).
+``connections_per_worker``: how the phase's participants' connections were shared out among the server
+processes (fewest first).
 
     .venv/bin/python benchmarks/study_load.py                     # SQLite, and PostgreSQL if reachable
     .venv/bin/python benchmarks/study_load.py --participants 50 --db sqlite --rate 500
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -47,6 +50,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import psutil
 
 from proceval import __version__
 from proceval.dataset import Dataset, DatasetWriter, Item, Manifest
@@ -95,13 +99,29 @@ def start_server(dataset: Path, config: Path, db_url: str, port: int, workers: i
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+        try:  # up when every worker listens: connections made before go to the first one only
+            if (httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                    and len(connections_per_worker(proc.pid, port)) >= workers):
                 return proc
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def connections_per_worker(pid: int, port: int) -> list[int]:
+    """Open connections on ``port`` of each server process listening on it (the server and its workers),
+    fewest first: how evenly the participants' connections are spread over the workers."""
+    counts = []
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        try:
+            connections = [c for c in process.net_connections("tcp") if c.laddr.port == port]
+        except psutil.Error:
+            continue  # ended meanwhile
+        if any(c.status == psutil.CONN_LISTEN for c in connections):
+            counts.append(sum(c.status == psutil.CONN_ESTABLISHED for c in connections))
+    return sorted(counts)
 
 
 class _Closed(Exception):
@@ -285,9 +305,11 @@ def cpu_meter(pid: int, postgres: bool) -> Meter:
     return lambda: (cpu_seconds(pid), postgres_cpu_seconds() if postgres else None, time.process_time())
 
 
-async def load(port: int, n: int, limit_s: float, rate: float | None, first: int, meter: Meter) -> dict[str, Any]:
+async def load(port: int, n: int, limit_s: float, rate: float | None, first: int, meter: Meter,
+               spread: Callable[[], list[int]]) -> dict[str, Any]:
     """One phase with participants ``bench{first}`` … ``bench{first + n - 1}``: saturated, or paced at ``rate``.
-    The CPU is metered over the timed trials only (not the participants' setup)."""
+    The CPU is metered over the timed trials only (not the participants' setup); ``spread`` tells how the
+    participants' connections are shared out among the server's workers."""
     clients = [RawClient(port) for _ in range(n)]
     try:
         pages = []
@@ -297,6 +319,7 @@ async def load(port: int, n: int, limit_s: float, rate: float | None, first: int
         latencies: list[float] = []
         full: list[float] = []
         acked: list[tuple[str, int, str]] = []
+        connections = spread()
         cpu0 = meter()
         t0 = time.perf_counter()
         if rate is None:
@@ -315,7 +338,8 @@ async def load(port: int, n: int, limit_s: float, rate: float | None, first: int
         await asyncio.gather(*(c.close() for c in clients))
     cpu = {part: None if a is None or b is None else b - a
            for part, a, b in zip(("server", "database", "load_generator"), cpu0, cpu1, strict=True)}
-    return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall, "cpu_s": cpu}
+    return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall, "cpu_s": cpu,
+            "connections": connections}
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +358,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_answer": {part: None if t is None else round(1000 * t / len(ms), 2)
                               for part, t in result["cpu_s"].items()},
         "cores_busy": round(sum(t for t in result["cpu_s"].values() if t) / result["wall_s"] / (os.cpu_count() or 1), 2),
+        "connections_per_worker": result["connections"],
     }
 
 
@@ -347,8 +372,9 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, work: Path) ->
     try:
         base = run_async(baseline(port, n, 3.0))
         meter = cpu_meter(proc.pid, postgres=name == "postgres")
-        saturated = run_async(load(port, n, args.limit, None, first=0, meter=meter))
-        paced = run_async(load(port, n, args.limit, args.rate, first=n, meter=meter))
+        spread = functools.partial(connections_per_worker, proc.pid, port)
+        saturated = run_async(load(port, n, args.limit, None, first=0, meter=meter, spread=spread))
+        paced = run_async(load(port, n, args.limit, args.rate, first=n, meter=meter, spread=spread))
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -6,12 +6,14 @@ import os
 import re
 import secrets
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -183,6 +185,36 @@ def csrf_of(page_text: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page_text)
     assert match, "page has no CSRF field"
     return match.group(1)
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not come up")
+
+
+def workers_of(supervisor: int) -> list[int]:
+    """The server processes uvicorn's supervisor spawned (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [int(pid) for pid in children
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def wait_for_workers(supervisor: int, n: int, other_than: set[int] = frozenset()) -> list[int]:  # type: ignore[assignment]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pids = workers_of(supervisor)
+        if len(pids) == n and not set(pids) & other_than:
+            return pids
+        time.sleep(0.05)
+    raise AssertionError(f"expected {n} workers, found {workers_of(supervisor)}")
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from proceval.humans.simulate import Page, SimulatedParticipant
 from proceval.humans.storage import StudyStore
 from proceval.ids import content_id
 
-from .conftest import FULL_CONFIG, free_port, participant
+from .conftest import FULL_CONFIG, free_port, participant, wait_for_workers, wait_ready
 
 N_PARTICIPANTS = 12
 KILL_AFTER_ACKS = 40
@@ -34,19 +34,6 @@ def start_server(dataset: Dataset, config_path: Path, db_url: str, port: int, lo
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-c", code, str(dataset.path), str(config_path), db_url, str(port)],
                                 stdout=out, stderr=subprocess.STDOUT)
-
-
-def wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not come up")
 
 
 def persist(p: SimulatedParticipant, action: object, deadline: float) -> Page:
@@ -143,23 +130,6 @@ def test_sigkill_mid_load_loses_and_duplicates_nothing(dataset: Dataset, db_url:
         proc.kill()
         proc.wait(timeout=10)
     load.check_stored(db_url, dataset, acked_before_kill)
-
-
-def workers_of(supervisor: int) -> list[int]:
-    """The server processes uvicorn's supervisor spawned (not multiprocessing's resource tracker)."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return [int(pid) for pid in children
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-
-def wait_for_workers(supervisor: int, n: int, other_than: set[int] = frozenset()) -> list[int]:  # type: ignore[assignment]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        pids = workers_of(supervisor)
-        if len(pids) == n and not set(pids) & other_than:
-            return pids
-        time.sleep(0.05)
-    raise AssertionError(f"expected {n} workers, found {workers_of(supervisor)}")
 
 
 @pytest.mark.slow

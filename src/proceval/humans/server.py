@@ -6,6 +6,7 @@ import errno
 import gc
 import os
 import socket
+import sys
 from typing import TYPE_CHECKING, Any
 
 from proceval.dataset import Dataset
@@ -34,6 +35,41 @@ def bind(host: str, port: int) -> socket.socket:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise HumansError(f"cannot listen on {host}:{port}: {reason}", field="--host/--port") from None
     return sock
+
+
+class WorkerSocket(socket.socket):
+    """The address ``serve --workers N`` listens on, on Linux: the supervisor holds it bound, and each worker
+    process it is handed to gets a socket of its own on the same address (``SO_REUSEPORT``), so the kernel
+    spreads new connections evenly over the workers.
+
+    One socket shared by all workers goes to whichever wakes first, and it accepts every connection waiting at
+    once: 2 workers held 43 and 157 of 200 participants' connections (``benchmarks/study_load.py``), and the busy
+    one fell behind while the other idled. A dying worker's unaccepted connections are reset; browsers retry."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reuse_port_socket, (self.family, self.getsockname()))
+
+
+def _reuse_port_socket(family: int, address: Any, kind: type[socket.socket] = socket.socket) -> socket.socket:
+    sock = kind(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def worker_socket(sock: socket.socket) -> socket.socket:
+    """``sock`` (bound by :func:`bind`, so the port was free) as a :class:`WorkerSocket` on the same address, where
+    the kernel balances connections over sockets (Linux); elsewhere ``sock`` itself, shared by the workers."""
+    if not sys.platform.startswith("linux") or isinstance(sock, WorkerSocket):
+        return sock
+    address = sock.getsockname()
+    sock.close()
+    try:
+        return _reuse_port_socket(sock.family, address, WorkerSocket)
+    except OSError as exc:  # another program took the port in the meantime
+        raise HumansError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}",
+                          field="--host/--port") from None
 
 
 class AppFactory:
@@ -88,6 +124,7 @@ def serve(dataset: Dataset | str | os.PathLike[str], config: StudyConfig | None 
         # a worker answers the supervisor's health checks once it has started: allow for a slow start on a busy
         # machine (uvicorn's default, 5 s, has it kill and respawn workers that are merely importing)
         supervised = uvicorn.Config(factory, factory=True, workers=workers, timeout_worker_healthcheck=30, **options)
+        sock = worker_socket(sock)
         Multiprocess(supervised, sockets=[sock]).run()
     finally:
         sock.close()
