@@ -287,6 +287,29 @@ def test_hf_response_logprob_matches_the_models_own_loss(hf) -> None:
     assert got.mean == pytest.approx(-loss, abs=1e-4) and got.sum == pytest.approx(-loss * len(response), abs=1e-3)
 
 
+def test_hf_scores_continue_the_cached_prompt_without_deprecated_arguments(hf) -> None:
+    """Scoring feeds each continuation after the prompt's cached keys and values: the result equals one forward
+    pass over prompt + continuation. Neither scoring nor guided decoding passes an argument transformers has
+    deprecated (``past_key_values``, to be removed in 5.40)."""
+    import warnings
+
+    import torch
+
+    continuations = ["blue sky", "grey clouds today"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        got = hf.score(PROMPT, continuations)
+        hf.generate(PROMPT, GenerateConfig(max_tokens=4, constraint=Choice(["blue", "grey"])))
+    prompt = hf._prompt_ids(PROMPT)
+    for text, logprob in zip(continuations, got.logprobs, strict=True):
+        tokens = hf.tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert len(tokens) > 1  # so the cached path is the one checked
+        with torch.no_grad():
+            lp = torch.log_softmax(hf.model(torch.tensor([prompt + tokens])).logits[0].float(), dim=-1)
+        assert logprob == pytest.approx(sum(float(lp[len(prompt) - 1 + j, t]) for j, t in enumerate(tokens)),
+                                        abs=1e-3)
+
+
 def test_server_response_logprob_agrees_with_llamacpp(served, llama) -> None:
     # with a system message the GGUF's template and the provider's ChatML render the same prompt
     messages = [Message("system", "You are a helpful assistant."), *PROMPT]

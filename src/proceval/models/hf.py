@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import os
 import threading
 from collections.abc import Iterator
@@ -178,6 +179,9 @@ class HFModel:
             else revision or getattr(self.model.config, "_commit_hash", None)
         )
         self._context = int(max_context or getattr(self.model.config, "max_position_embeddings", 0) or 2048)
+        # the keyword a forward pass takes (and returns) the key/value cache by: ``cache`` in newer transformers,
+        # where ``past_key_values`` is deprecated (to be removed in 5.40); ``past_key_values`` before
+        self._cache_keyword = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self._lock = threading.Lock()
         self._lltokenizer: Any = None  # llguidance's view of the vocabulary, built on first constrained call
 
@@ -232,9 +236,9 @@ class HFModel:
             logprobs = [float(first[c[0]]) for c in conts]
             for index, toks in enumerate(conts):
                 if len(toks) > 1:
-                    past = copy.deepcopy(out.past_key_values)
-                    more = self.model(torch.tensor([toks[:-1]], device=self.device), past_key_values=past,
-                                      use_cache=True)
+                    past = copy.deepcopy(getattr(out, self._cache_keyword))
+                    more = self.model(torch.tensor([toks[:-1]], device=self.device), use_cache=True,
+                                      **{self._cache_keyword: past})
                     lp = torch.log_softmax(more.logits[0].float(), dim=-1)
                     logprobs[index] += float(sum(lp[j, toks[j + 1]] for j in range(len(toks) - 1)))
             return ContinuationScores(logprobs=logprobs, token_counts=[len(c) for c in conts],
@@ -288,8 +292,8 @@ class HFModel:
         def next_logits(generated: list[int]) -> Any:
             sequence[len(prompt):] = generated
             new = sequence[state["fed"]:]
-            out = self.model(torch.tensor([new], device=self.device), past_key_values=state["past"], use_cache=True)
-            state.update(past=out.past_key_values, fed=len(sequence))
+            out = self.model(torch.tensor([new], device=self.device), use_cache=True, **{self._cache_keyword: state["past"]})
+            state.update(past=getattr(out, self._cache_keyword), fed=len(sequence))
             return torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu().numpy()
 
         result = decode(next_logits, config, session, [int(self.tokenizer.eos_token_id)],
