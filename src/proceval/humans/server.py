@@ -38,9 +38,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class WorkerSocket(socket.socket):
-    """The address ``serve --workers N`` listens on, on Linux: the supervisor holds it bound, and each worker
-    process it is handed to gets a socket of its own on the same address (``SO_REUSEPORT``), so the kernel
-    spreads new connections evenly over the workers.
+    """The address ``serve --workers N`` listens on, on Linux: the supervisor holds it bound (never listening, so
+    no connection waits on it), and each worker process it is handed to gets a socket of its own on the same
+    address (``SO_REUSEPORT``), so the kernel spreads new connections evenly over the workers. While they
+    listen, a plain :func:`bind` of the port (another ``proceval serve``) fails: the port stays taken.
 
     One socket shared by all workers goes to whichever wakes first, and it accepts every connection waiting at
     once: 2 workers held 43 and 157 of 200 participants' connections (``benchmarks/study_load.py``), and the busy
@@ -63,10 +64,10 @@ def worker_socket(sock: socket.socket) -> socket.socket:
     the kernel balances connections over sockets (Linux); elsewhere ``sock`` itself, shared by the workers."""
     if not sys.platform.startswith("linux") or isinstance(sock, WorkerSocket):
         return sock
-    address = sock.getsockname()
+    family, address = sock.family, sock.getsockname()
     sock.close()
     try:
-        return _reuse_port_socket(sock.family, address, WorkerSocket)
+        return _reuse_port_socket(family, address, WorkerSocket)
     except OSError as exc:  # another program took the port in the meantime
         raise HumansError(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}",
                           field="--host/--port") from None
