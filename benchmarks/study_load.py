@@ -20,6 +20,7 @@ The figures of the two backends come from the same run, on the same machine stat
 is PostgreSQL's saturated answers/s ÷ SQLite's. The 1-minute load average is printed beside each backend, and
 each phase's CPU per answer (server processes, PostgreSQL's processes, load generator) and ``cores_busy``:
 that CPU as a fraction of all the machine's cores over the phase (near 1: the machine itself is the limit).
+``cpu_stolen_by_host``: the share of the machine's CPU time the virtual machine's host took during the phase.
 ``connections_per_worker``: how the phase's participants' connections were shared out among the server
 processes (fewest first).
 
@@ -299,6 +300,22 @@ async def baseline(port: int, concurrency: int, seconds: float) -> float:
 Meter = Callable[[], tuple[float | None, float | None, float]]
 
 
+def machine_ticks() -> tuple[int, int] | None:
+    """(ticks stolen by the virtual machine's host, all ticks) of this machine's CPUs so far, from Linux
+    /proc/stat; None elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return fields[7], sum(fields)
+
+
+def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 2)
+
+
 def cpu_meter(pid: int, postgres: bool) -> Meter:
     """CPU seconds so far of the server processes, PostgreSQL's processes (None on SQLite, which runs inside
     the server) and this load generator."""
@@ -320,7 +337,7 @@ async def load(port: int, n: int, limit_s: float, rate: float | None, first: int
         full: list[float] = []
         acked: list[tuple[str, int, str]] = []
         connections = spread()
-        cpu0 = meter()
+        cpu0, ticks0 = meter(), machine_ticks()
         t0 = time.perf_counter()
         if rate is None:
             stop = time.monotonic() + limit_s
@@ -333,13 +350,13 @@ async def load(port: int, n: int, limit_s: float, rate: float | None, first: int
                     for i, (c, p) in enumerate(zip(clients, pages, strict=True))]
         await asyncio.gather(*runs)
         wall = time.perf_counter() - t0
-        cpu1 = meter()
+        cpu1, ticks1 = meter(), machine_ticks()
     finally:
         await asyncio.gather(*(c.close() for c in clients))
     cpu = {part: None if a is None or b is None else b - a
            for part, a, b in zip(("server", "database", "load_generator"), cpu0, cpu1, strict=True)}
     return {"latencies": latencies, "full": full, "acked": acked, "wall_s": wall, "cpu_s": cpu,
-            "connections": connections}
+            "connections": connections, "stolen": stolen_share(ticks0, ticks1)}
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
@@ -358,6 +375,9 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_answer": {part: None if t is None else round(1000 * t / len(ms), 2)
                               for part, t in result["cpu_s"].items()},
         "cores_busy": round(sum(t for t in result["cpu_s"].values() if t) / result["wall_s"] / (os.cpu_count() or 1), 2),
+        # the share of the machine's CPU time its virtual machine's host took meanwhile: well above 0, the run
+        # had fewer cores than it seems, and is not comparable with one that had all of them
+        "cpu_stolen_by_host": result["stolen"],
         "connections_per_worker": result["connections"],
     }
 
