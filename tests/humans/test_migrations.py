@@ -77,7 +77,7 @@ def test_a_database_of_the_hand_rolled_migrations_upgrades_and_keeps_its_rows(db
                                                                               legacy: list[str]) -> None:
     make_legacy(db_url, legacy)
     store = StudyStore(db_url)
-    assert store.schema_revision() == head() == "v3"
+    assert store.schema_revision() == head() == "v4"
     assert_schema_matches_the_tables(store)
     [answer] = list(store.iter_answers())
     assert (answer["participant"], answer["position"], answer["response"]) == ("old-participant", 0, "a")

@@ -69,7 +69,8 @@ sessions_table = Table(
 answers_table = Table(
     "proceval_answers", metadata,
     Column("id", Integer, primary_key=True),
-    Column("session_id", Integer, ForeignKey("proceval_sessions.id"), nullable=False, index=True),
+    # found by session through the unique key below, which starts with it (no index of its own: see migration v4)
+    Column("session_id", Integer, ForeignKey("proceval_sessions.id"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("kind", String(8), nullable=False),  # item | check
     Column("item_id", String(128), nullable=False),
