@@ -93,3 +93,41 @@ def test_a_trained_model_runs_as_hf_on_the_prompt_it_was_trained_on(tmp_path: Pa
     assert all(r["prompt_tokens"] == len(tokenizer(prompt_text(i.metadata["numbers"], i.metadata["target"],
                                                                tokenizer))["input_ids"])
                for r in run.responses for i in [Dataset.load(tmp_path / "data").item_map()[r["item_id"]]])
+
+
+def test_a_pretrained_model_trains_with_gradient_checkpointing_to_the_same_weights(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch
+                                                                                    ) -> None:
+    """Pretrained models (hf/PATH) recompute each layer's activations in the backward pass instead of keeping them
+    (less peak memory); the trained weights are the ones training without it gives, bit for bit."""
+    from safetensors.torch import load_file
+    from tests.train.sami.conftest import save_tiny_model
+    from transformers.models.llama.modeling_llama import LlamaMLP
+
+    from proceval.train.sft import Example, TrainSettings, train_on
+
+    model = save_tiny_model(tmp_path / "base")  # 2 layers
+    examples = [Example([], 0, f"answer {i} " * (3 + i), prompt=f"question {i}: ") for i in range(6)]
+    calls = 0
+    forward = LlamaMLP.forward  # a part of each layer: it runs whenever its layer does
+
+    def counted(self: LlamaMLP, *args: object, **kwargs: object) -> object:  # the real forward, counted
+        nonlocal calls
+        calls += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(LlamaMLP, "forward", counted)
+    weights = {}
+    for name, setting in (("default", None), ("off", False)):
+        before = calls
+        settings = TrainSettings(epochs=1, batch_size=2, learning_rate=1e-2, max_steps=3,
+                                 gradient_checkpointing=setting)
+        train_on(examples, tmp_path / name, model=f"hf/{model}", kind="sft", data={}, settings=settings,
+                 progress=False)
+        weights[name] = load_file(tmp_path / name / "model.safetensors")
+        # 3 steps through 2 layers; with checkpointing each layer runs again in the backward pass
+        assert calls - before == (12 if setting is None else 6)
+    assert weights["default"].keys() == weights["off"].keys()
+    assert all(weights["default"][k].equal(weights["off"][k]) for k in weights["off"])
+    start = load_file(model / "model.safetensors")["model.embed_tokens.weight"]
+    assert not weights["off"]["model.embed_tokens.weight"].equal(start)  # it did train

@@ -69,12 +69,16 @@ def _write(out: Path, manifest: TrainManifest) -> None:
 def training_arguments(out: str | os.PathLike[str], *, seed: int, epochs: float = 1.0, batch_size: int = 16,
                        learning_rate: float = 1e-3, save_steps: int = 200, max_steps: int = -1,
                        gradient_accumulation_steps: int = 1, warmup_steps: int = 0,
-                       progress: bool = True, **extra: Any) -> Any:
+                       progress: bool = True, recompute_activations: bool = False, **extra: Any) -> Any:
     """``transformers.TrainingArguments`` with proceval's defaults: checkpoints under ``OUT/checkpoints`` (the
-    last two kept, for resuming), seeded data order, no external loggers."""
+    last two kept, for resuming), seeded data order, no external loggers. ``recompute_activations``: each layer's
+    activations are recomputed in the backward pass instead of kept (activation or gradient checkpointing)."""
     import torch
     from transformers import TrainingArguments
 
+    if recompute_activations:  # transformers 5 renamed the argument (the old name warns, and goes in 6)
+        fields = TrainingArguments.__dataclass_fields__
+        extra["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = True
     return TrainingArguments(
         output_dir=str(Path(out) / CHECKPOINTS), seed=seed, data_seed=seed, num_train_epochs=epochs,
         max_steps=max_steps, per_device_train_batch_size=batch_size, learning_rate=learning_rate,

