@@ -50,14 +50,14 @@ def build(root: Path) -> tuple[list[Path], Path]:
                                                     "belief": [*BELIEFS, "percept"]})
     runs = []
     for k, skill in enumerate((0.55, 0.7, 0.9)):
-        def answer(item, rng, skill=skill):  # type: ignore[no-untyped-def]
+        def respond(item, rng, skill=skill):  # type: ignore[no-untyped-def]
             p = min(0.99, max(0.01, rng.gauss(skill, 0.15)))
             wrong = "b" if item.answer == "a" else "a"
             probs = {item.answer: p, wrong: 1 - p}
             order = ["a", "b"] if rng.random() < 0.5 else ["b", "a"]
             return choice_response(item, max(probs, key=lambda key: probs[key]), probs=probs, order=order)
 
-        runs.append(write_run(ds, root / f"model-{k}", answer, subject=f"bench/model-{k}", scoring="logprob", seed=k))
+        runs.append(write_run(ds, root / f"model-{k}", respond, subject=f"bench/model-{k}", scoring="logprob", seed=k))
     rng = random.Random(0)
     lines = ["participant,item_id,response"]
     for p in range(20):

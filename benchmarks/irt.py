@@ -21,6 +21,7 @@ import os
 import platform
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def measure(n_items: int, n_persons: int, repeats: int, with_girth: bool) -> dic
         fit = fit_irt(sim["x"], "2pl")
         times.append(time.perf_counter() - start)
     assert fit is not None
-    ours = {
+    ours: dict[str, Any] = {
         "seconds_median": round(statistics.median(times), 3),
         "seconds_all": [round(t, 3) for t in times],
         "iterations": fit.n_iter,
@@ -61,7 +62,7 @@ def measure(n_items: int, n_persons: int, repeats: int, with_girth: bool) -> dic
         "discrimination_r": corr(fit.a, sim["a"]),
         "ability_r": corr(fit.theta, sim["theta"]),
     }
-    row: dict[str, object] = {"items": n_items, "persons": n_persons, "proceval": ours}
+    row: dict[str, Any] = {"items": n_items, "persons": n_persons, "proceval": ours}
     if with_girth:
         import girth
         from threadpoolctl import threadpool_limits

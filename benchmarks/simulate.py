@@ -27,6 +27,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from proceval.envs import play_episode
+    from proceval.envs.base import Player
     from proceval.envs.players import ScriptedPlayer
     from proceval.envs.simulation import SimulationSpec, load_spec, seed_of, simulate
     from proceval.envs.ultimatum import UltimatumGame
@@ -34,7 +35,7 @@ def main() -> None:
     started = time.perf_counter()
     turns = 0
     for i in range(args.episodes):
-        players = {role: ScriptedPlayer("fair", "rude", seed_of(0, i, role)) for role in ("proposer", "decider")}
+        players: dict[str, Player] = {role: ScriptedPlayer("fair", "rude", seed_of(0, i, role)) for role in ("proposer", "decider")}
         turns += play_episode(UltimatumGame(10, "apples"), players)["turns"]
     loop_s = time.perf_counter() - started
 

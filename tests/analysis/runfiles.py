@@ -38,7 +38,7 @@ def write_run(dataset: Dataset, out: Path, answer: Answer, *, subject: str = "lo
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     rows = []
-    for persona in personas or [None]:
+    for persona in [*personas] if personas else [None]:
         for item in dataset.items:
             row = {"item_id": item.id, "scenario_id": item.scenario_id, "condition_name": item.condition_name,
                    "question_name": item.question_name,
