@@ -66,6 +66,9 @@ def test_a_guessable_token_in_the_study_config_is_named_as_such(tmp_path: Path, 
 
 
 def test_tokens_made_as_the_docs_say_are_accepted() -> None:
+    # a hex token as random as any, with 17 of its 31 neighbouring characters one apart or equal: refused once
+    # (1 in about 300,000 hex tokens were), which made this test fail now and then
+    check_admin_token("65eded8755310018fc70bbcbcd4578ba", "t")
     for _ in range(2000):  # the generators a researcher is told to use, and a 128-bit hex token
         check_admin_token(secrets.token_urlsafe(32), "t")
         check_admin_token(secrets.token_urlsafe(24), "t")
