@@ -387,10 +387,10 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def over_goal(ms: list[float], dues: list[float], goal_ms: float = GOAL_P99_MS) -> dict[str, Any]:
+def over_goal(ms: list[float], dues: list[float]) -> dict[str, Any]:
     """The paced answers slower than the goal, and in how many 100 ms windows (of when they were due) they fell:
     a few windows holding them all is a stall of the machine or database, many is a server that cannot keep up."""
-    slow = [due for latency, due in zip(ms, dues, strict=True) if latency > goal_ms]
+    slow = [due for latency, due in zip(ms, dues, strict=True) if latency > GOAL_P99_MS]
     return {"answers": len(slow), "windows_100ms": len({int(due * 10) for due in slow})}
 
 
